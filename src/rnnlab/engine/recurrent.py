@@ -1,0 +1,347 @@
+"""RNN, LSTM and GRU layers: multi-layer, bidirectional, dropout between layers.
+
+The contract mirrors `torch.nn.RNN/LSTM/GRU` (time-major, PyTorch's parameter names,
+layouts and gate orders), so a `state_dict` moves between the two unchanged:
+
+    y, h_n = layer.forward(x, h0=None)        # x (T, B, I) -> y (T, B, D*H), h_n (L*D, B, H)
+    dx = layer.backward(dy, dh_n=None)        # adds parameter gradients into layer.grads
+
+For the LSTM, `h0`, `h_n` and `dh_n` are pairs `(h, c)`. After `backward`,
+`layer.grad_h0` holds dL/dh0 in the same form (how a caller carries gradients across
+windows, or cuts them: ignore it).
+
+Truncated backpropagation: `backward(dy, bptt_truncate=k)` lets the gradient from each
+output (and from `dh_n`) flow back through at most k+1 steps: its own and k earlier
+ones, as in the WildML tutorial's `bptt_truncate`. Equivalently, the sum over outputs
+t of the full gradient of loss_t with the state before step t-k held constant.
+
+Per layer and direction the work is: one matrix product for the input projection of
+all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at once; after the
+backward loop one product each for dW_ih, dW_hh and dx.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+
+from .cells import CELLS
+from .module import Module
+
+State = Union[np.ndarray, tuple]
+
+
+def _reversed_if(array: np.ndarray, reverse: bool) -> np.ndarray:
+    """A view in processing order: time runs backwards for the reverse direction."""
+    return array[::-1] if reverse else array
+
+
+class Recurrent(Module):
+    """Shared machinery of RNN, LSTM and GRU; subclasses choose the cell."""
+
+    cell_name = ""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
+                 seed: Optional[int] = None, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.bias, self.bidirectional, self.dropout = bias, bidirectional, float(dropout)
+        self.num_directions = 2 if bidirectional else 1
+        self.dtype = np.dtype(dtype)
+        self.nonlinearity = nonlinearity
+        self.cell = CELLS[self.cell_name if self.cell_name != "rnn" else f"rnn_{nonlinearity}"]()
+        self.rng = np.random.default_rng(seed)  # initialisation, then dropout masks
+        gate_rows = self.cell.num_gates * hidden_size
+        bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for all
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * self.num_directions
+            for direction in range(self.num_directions):
+                for kind, shape in (("weight_ih", (gate_rows, layer_in)), ("weight_hh", (gate_rows, hidden_size)),
+                                    ("bias_ih", (gate_rows,)), ("bias_hh", (gate_rows,))):
+                    if kind.startswith("bias") and not bias:
+                        continue
+                    values = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+                    self.add_param(self._name(kind, layer, direction), values)
+        self._cache: Optional[dict] = None
+        self._workspace: dict = {}  # reusable work arrays: touching fresh memory every call costs page faults
+        self.grad_h0: Optional[State] = None
+        self.record_hidden_grads = False  # when True, backward keeps dL/dh_t per layer and direction
+        self.hidden_grads: dict = {}
+
+    @staticmethod
+    def _name(kind: str, layer: int, direction: int) -> str:
+        return f"{kind}_l{layer}" + ("_reverse" if direction == 1 else "")
+
+    def _weights(self, layer: int, direction: int):
+        get = lambda kind: self.params.get(self._name(kind, layer, direction))  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _buffer(self, key: tuple, shape: tuple) -> np.ndarray:
+        """A work array for `key`, reused across calls while the shape stays the same.
+
+        Valid until the next forward (the same lifetime as the forward cache). Arrays
+        handed back to the caller (y, h_n, dx) are never taken from here.
+        """
+        array = self._workspace.get(key)
+        if array is None or array.shape != shape:
+            array = np.empty(shape, dtype=self.dtype)
+            self._workspace[key] = array
+        return array
+
+    def init_state(self, batch_size: int) -> State:
+        """Zeros in the shape `forward` takes as h0 (a pair for the LSTM)."""
+        shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+        zeros = np.zeros(shape, dtype=self.dtype)
+        return (zeros, zeros.copy()) if self.cell.has_cell_state else zeros
+
+    def _split_state(self, state: Optional[State], batch_size: int, what: str):
+        """-> (h, c) arrays of shape (L*D, B, H); c is None for cells without a cell state."""
+        if state is None:
+            state = self.init_state(batch_size)
+        if self.cell.has_cell_state:
+            if not (isinstance(state, (tuple, list)) and len(state) == 2):
+                raise ValueError(f"{what} for an LSTM must be a pair (h, c)")
+            h, c = (np.asarray(s, dtype=self.dtype) for s in state)
+        else:
+            h, c = np.asarray(state, dtype=self.dtype), None
+        expected = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+        for array in (h, c):
+            if array is not None and array.shape != expected:
+                raise ValueError(f"{what} must have shape {expected}, got {array.shape}")
+        return h, c
+
+    def _join_state(self, h, c) -> State:
+        return (h, c) if self.cell.has_cell_state else h
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(self, x: np.ndarray, h0: Optional[State] = None):
+        """x (T, B, input_size) -> y (T, B, D*H), h_n (L*D, B, H) [pair (h_n, c_n) for the LSTM]."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"input must have shape (T, B, {self.input_size}), got {x.shape}")
+        steps, batch, _ = x.shape
+        hidden, directions = self.hidden_size, self.num_directions
+        h0_all, c0_all = self._split_state(h0, batch, "h0")
+        h_n = np.empty_like(h0_all)
+        c_n = np.empty_like(c0_all) if c0_all is not None else None
+        layers = []  # what backward needs, per layer
+        layer_input = x
+        for layer in range(self.num_layers):
+            flat_input = layer_input.reshape(steps * batch, -1)  # (T*B, in)
+            outputs, directions_cache = [], []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+                index = layer * directions + direction
+                gate_rows = w_ih.shape[0]
+                xp = self._buffer(("xp", layer, direction), (steps * batch, gate_rows))
+                np.matmul(flat_input, w_ih.T, out=xp)  # (T*B, G*H): all steps' input projections at once
+                if b_ih is not None:
+                    xp += b_ih
+                    if self.cell.folds_hidden_bias:
+                        xp += b_hh
+                    else:  # GRU: fold b_hr, b_hz; b_hn stays inside r * (...)
+                        xp[:, : 2 * hidden] += b_hh[: 2 * hidden]
+                xp = xp.reshape(steps, batch, -1)  # (T, B, G*H)
+                returned = layer == self.num_layers - 1 and directions == 1  # y itself: the caller keeps it
+                h_seq = (np.empty((steps, batch, hidden), dtype=self.dtype) if returned
+                         else self._buffer(("h", layer, direction), (steps, batch, hidden)))  # (T, B, H)
+                reverse = direction == 1
+                c0 = c0_all[index] if c0_all is not None else None
+                buffer = lambda role, shape, key=(layer, direction): self._buffer((role,) + key, shape)  # noqa: E731
+                h_last, c_last, cache = self.cell.forward(
+                    _reversed_if(xp, reverse), h0_all[index], c0, w_hh, b_hh, _reversed_if(h_seq, reverse),
+                    buffer)
+                h_n[index] = h_last
+                if c_n is not None:
+                    c_n[index] = c_last
+                outputs.append(h_seq)
+                directions_cache.append({"cell": cache, "h": h_seq, "h0": h0_all[index]})
+            output = outputs[0] if directions == 1 else np.concatenate(outputs, axis=2)  # (T, B, D*H)
+            mask = None
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (self.rng.random(output.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                output = output * mask
+            layers.append({"input": flat_input, "directions": directions_cache, "mask": mask})
+            layer_input = output
+        self._cache = {"layers": layers, "shape": (steps, batch), "has_c": c0_all is not None}
+        return layer_input, self._join_state(h_n, c_n)
+
+    __call__ = forward
+
+    # ---------------------------------------------------------------------------- backward
+    def backward(self, dy: np.ndarray, dh_n: Optional[State] = None,
+                 bptt_truncate: Optional[int] = None) -> np.ndarray:
+        """dy (T, B, D*H) [, dh_n like h_n] -> dx (T, B, input_size); adds into self.grads."""
+        if self._cache is None:
+            raise RuntimeError("backward called before forward")
+        if bptt_truncate is not None and bptt_truncate < 0:
+            raise ValueError(f"bptt_truncate must be >= 0, got {bptt_truncate}")
+        steps, batch = self._cache["shape"]
+        hidden, directions = self.hidden_size, self.num_directions
+        dy = np.asarray(dy, dtype=self.dtype)
+        if dy.shape != (steps, batch, directions * hidden):
+            raise ValueError(f"dy must have shape {(steps, batch, directions * hidden)}, got {dy.shape}")
+        if dh_n is None:
+            dh_last_all, dc_last_all = None, None
+        else:
+            dh_last_all, dc_last_all = self._split_state(dh_n, batch, "dh_n")
+        grad_h0 = np.zeros((self.num_layers * directions, batch, hidden), dtype=self.dtype)
+        grad_c0 = np.zeros_like(grad_h0) if self._cache["has_c"] else None
+        self.hidden_grads = {}
+        d_output = dy
+        for layer in reversed(range(self.num_layers)):
+            layer_cache = self._cache["layers"][layer]
+            if layer_cache["mask"] is not None:
+                d_output = d_output * layer_cache["mask"]
+            flat_input = layer_cache["input"]  # (T*B, in)
+            d_input = None
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+                index = layer * directions + direction
+                cache = layer_cache["directions"][direction]
+                reverse = direction == 1
+                gate_rows = w_hh.shape[0]
+                dgx = self._buffer(("dgx", layer, direction), (steps, batch, gate_rows))  # d(input projection)
+                dgh = (dgx if self.cell.folds_hidden_bias  # d(hidden projection)
+                       else self._buffer(("dgh", layer, direction), (steps, batch, gate_rows)))
+                dh_seq = d_output[:, :, direction * hidden:(direction + 1) * hidden]  # (T, B, H) view
+                recorded = None
+                if self.record_hidden_grads and bptt_truncate is None:
+                    recorded = np.empty((steps, batch, hidden), dtype=self.dtype)
+                    self.hidden_grads[(layer, direction)] = recorded
+                dh_last = dh_last_all[index] if dh_last_all is not None else None
+                dc_last = dc_last_all[index] if dc_last_all is not None else None
+                run = self._backward_full if bptt_truncate is None else self._backward_truncated
+                dh0, dc0 = run(cache["cell"], _reversed_if(dh_seq, reverse), dh_last, dc_last, w_hh,
+                               _reversed_if(dgx, reverse), _reversed_if(dgh, reverse),
+                               recorded=_reversed_if(recorded, reverse) if recorded is not None else None,
+                               truncate=bptt_truncate, batch=batch)
+                grad_h0[index] = dh0
+                if grad_c0 is not None:
+                    grad_c0[index] = dc0
+                # one product each over the whole sequence
+                flat_dgx = dgx.reshape(steps * batch, gate_rows)  # (T*B, G*H)
+                self.grads[self._name("weight_ih", layer, direction)] += flat_dgx.T @ flat_input
+                self._add_hidden_weight_grad(self.grads[self._name("weight_hh", layer, direction)],
+                                             dgh, cache["h"], cache["h0"], reverse)
+                if b_ih is not None:
+                    self.grads[self._name("bias_ih", layer, direction)] += flat_dgx.sum(axis=0)
+                    self.grads[self._name("bias_hh", layer, direction)] += (
+                        dgh.reshape(steps * batch, gate_rows).sum(axis=0))
+                if d_input is None:  # dx of layer 0 goes to the caller; lower layers' dy is work space
+                    d_input = (np.empty((steps * batch, w_ih.shape[1]), dtype=self.dtype) if layer == 0
+                               else self._buffer(("d_input", layer), (steps * batch, w_ih.shape[1])))
+                    np.matmul(flat_dgx, w_ih, out=d_input)  # (T*B, in)
+                else:
+                    d_input += flat_dgx @ w_ih
+            d_output = d_input.reshape(steps, batch, -1)
+        self.grad_h0 = self._join_state(grad_h0, grad_c0)
+        return d_output
+
+    @staticmethod
+    def _add_hidden_weight_grad(grad, dgh, h_seq, h0, reverse: bool) -> None:
+        """dW_hh += sum_t dgh_t^T h_{t-1}, where 'previous' follows the processing direction."""
+        steps, batch, gate_rows = dgh.shape
+        hidden = h_seq.shape[2]
+        if steps > 1:
+            later, earlier = (dgh[:-1], h_seq[1:]) if reverse else (dgh[1:], h_seq[:-1])
+            grad += later.reshape(-1, gate_rows).T @ earlier.reshape(-1, hidden)
+        first = dgh[-1] if reverse else dgh[0]  # the step whose previous state is h0
+        grad += first.T @ h0
+
+    def _direct_grad(self, cell_cache, step, dh):
+        direct = getattr(self.cell, "direct_hidden_grad", None)
+        return direct(cell_cache, step, dh) if direct is not None else None
+
+    def _backward_full(self, cell_cache, dh_seq, dh_last, dc_last, w_hh, dgx, dgh, recorded, truncate, batch):
+        """Backward through all steps in one reversed loop (arrays in processing order)."""
+        steps = dh_seq.shape[0]
+        hidden = self.hidden_size
+        dh = np.zeros((batch, hidden), dtype=self.dtype) if dh_last is None else dh_last.copy()
+        dh_next = np.empty_like(dh)
+        dc = None
+        if self.cell.has_cell_state:
+            dc = np.zeros_like(dh) if dc_last is None else dc_last.copy()
+        for step in reversed(range(steps)):
+            np.add(dh, dh_seq[step], out=dh)  # total dL/dh_t: from the output and from step t+1
+            if recorded is not None:
+                recorded[step] = dh
+            dc = self.cell.backward_step(cell_cache, step, dh, dc, dgx[step], dgh[step])
+            np.matmul(dgh[step], w_hh, out=dh_next)  # (B, H)
+            direct = self._direct_grad(cell_cache, step, dh)
+            if direct is not None:
+                dh_next += direct
+            dh, dh_next = dh_next, dh
+        return dh, dc
+
+    def _backward_truncated(self, cell_cache, dh_seq, dh_last, dc_last, w_hh, dgx, dgh, recorded, truncate,
+                            batch):
+        """From each output t, backward through steps t, t-1, ..., t-truncate only."""
+        steps = dh_seq.shape[0]
+        hidden = self.hidden_size
+        dgx[...] = 0
+        dgh[...] = 0
+        step_dgx = np.empty(dgx.shape[1:], dtype=self.dtype)
+        step_dgh = step_dgx if dgh is dgx else np.empty_like(step_dgx)
+        grad_h0 = np.zeros((batch, hidden), dtype=self.dtype)
+        grad_c0 = np.zeros_like(grad_h0) if self.cell.has_cell_state else None
+        for output_step in range(steps):
+            dh = np.array(dh_seq[output_step])
+            dc = np.zeros_like(dh) if self.cell.has_cell_state else None
+            if output_step == steps - 1:
+                if dh_last is not None:
+                    dh += dh_last
+                if dc is not None and dc_last is not None:
+                    dc += dc_last
+            lowest = max(0, output_step - truncate)
+            for step in range(output_step, lowest - 1, -1):
+                dc = self.cell.backward_step(cell_cache, step, dh, dc, step_dgx, step_dgh)
+                dgx[step] += step_dgx
+                if dgh is not dgx:
+                    dgh[step] += step_dgh
+                direct = self._direct_grad(cell_cache, step, dh)
+                dh = step_dgh @ w_hh
+                if direct is not None:
+                    dh += direct
+            if lowest == 0:  # this output's gradient reached the initial state
+                grad_h0 += dh
+                if grad_c0 is not None:
+                    grad_c0 += dc
+        return grad_h0, grad_c0
+
+
+class RNN(Recurrent):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh | relu."""
+
+    cell_name = "rnn"
+
+
+class LSTM(Recurrent):
+    """Long short-term memory (PyTorch's equations and gate order i, f, g, o)."""
+
+    cell_name = "lstm"
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.pop("nonlinearity", None)
+        super().__init__(*args, **kwargs)
+
+
+class GRU(Recurrent):
+    """Gated recurrent unit (PyTorch's equations and gate order r, z, n)."""
+
+    cell_name = "gru"
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.pop("nonlinearity", None)
+        super().__init__(*args, **kwargs)
+
+
+RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
