@@ -26,15 +26,18 @@ def _sigmoid_(x: np.ndarray) -> np.ndarray:
 
 
 class RNNCell:
-    """h_t = act(xp_t + W_hh h_{t-1})   with act = tanh or relu;  xp_t = W_ih x_t + b_ih + b_hh."""
+    """h_t = act(xp_t + W_hh h_{t-1})   with act = tanh | relu | sigmoid;  xp_t = W_ih x_t + b_ih + b_hh.
+
+    (sigmoid is not in torch.nn.RNN; it is the hidden unit of the classic binary-addition net.)
+    """
 
     num_gates = 1
     has_cell_state = False
     folds_hidden_bias = True  # b_hh is added once, with the input projection
 
     def __init__(self, nonlinearity: str = "tanh") -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if nonlinearity not in ("tanh", "relu", "sigmoid"):
+            raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer):
@@ -46,8 +49,10 @@ class RNNCell:
             np.add(h_out[t], xp[t], out=h_out[t])
             if self.nonlinearity == "tanh":
                 np.tanh(h_out[t], out=h_out[t])
-            else:
+            elif self.nonlinearity == "relu":
                 np.maximum(h_out[t], 0, out=h_out[t])
+            else:
+                _sigmoid_(h_out[t])
             h_prev = h_out[t]
         return h_prev, None, {"h": h_out}
 
@@ -57,6 +62,10 @@ class RNNCell:
         if self.nonlinearity == "tanh":
             np.multiply(h, h, out=dgx)
             np.subtract(1, dgx, out=dgx)  # 1 - h^2
+            np.multiply(dgx, dh, out=dgx)
+        elif self.nonlinearity == "sigmoid":
+            np.subtract(1, h, out=dgx)  # h (1 - h)
+            np.multiply(dgx, h, out=dgx)
             np.multiply(dgx, dh, out=dgx)
         else:
             np.multiply(dh, h > 0, out=dgx)

@@ -43,7 +43,7 @@ class Recurrent(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
-                 seed: Optional[int] = None, nonlinearity: str = "tanh") -> None:
+                 seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
@@ -53,6 +53,7 @@ class Recurrent(Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.bidirectional, self.dropout = bias, bidirectional, float(dropout)
+        self.locked_dropout = locked_dropout  # one mask for all steps between layers (not in torch.nn)
         self.num_directions = 2 if bidirectional else 1
         self.dtype = np.dtype(dtype)
         self.nonlinearity = nonlinearity
@@ -167,7 +168,8 @@ class Recurrent(Module):
             mask = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 keep = 1.0 - self.dropout
-                mask = (self.rng.random(output.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                mask_shape = (1,) + output.shape[1:] if self.locked_dropout else output.shape  # (1|T, B, D*H)
+                mask = (self.rng.random(mask_shape) < keep).astype(self.dtype) / self.dtype.type(keep)
                 output = output * mask
             layers.append({"input": flat_input, "directions": directions_cache, "mask": mask})
             layer_input = output
@@ -178,8 +180,12 @@ class Recurrent(Module):
 
     # ---------------------------------------------------------------------------- backward
     def backward(self, dy: np.ndarray, dh_n: Optional[State] = None,
-                 bptt_truncate: Optional[int] = None) -> np.ndarray:
-        """dy (T, B, D*H) [, dh_n like h_n] -> dx (T, B, input_size); adds into self.grads."""
+                 bptt_truncate: Optional[int] = None, need_input_grad: bool = True) -> Optional[np.ndarray]:
+        """dy (T, B, D*H) [, dh_n like h_n] -> dx (T, B, input_size); adds into self.grads.
+
+        `need_input_grad=False` skips the last product (dx) and returns None: for one-hot
+        inputs, where nobody wants dx.
+        """
         if self._cache is None:
             raise RuntimeError("backward called before forward")
         if bptt_truncate is not None and bptt_truncate < 0:
@@ -236,13 +242,15 @@ class Recurrent(Module):
                     self.grads[self._name("bias_ih", layer, direction)] += flat_dgx.sum(axis=0)
                     self.grads[self._name("bias_hh", layer, direction)] += (
                         dgh.reshape(steps * batch, gate_rows).sum(axis=0))
+                if layer == 0 and not need_input_grad:
+                    continue
                 if d_input is None:  # dx of layer 0 goes to the caller; lower layers' dy is work space
                     d_input = (np.empty((steps * batch, w_ih.shape[1]), dtype=self.dtype) if layer == 0
                                else self._buffer(("d_input", layer), (steps * batch, w_ih.shape[1])))
                     np.matmul(flat_dgx, w_ih, out=d_input)  # (T*B, in)
                 else:
                     d_input += flat_dgx @ w_ih
-            d_output = d_input.reshape(steps, batch, -1)
+            d_output = d_input.reshape(steps, batch, -1) if d_input is not None else None
         self.grad_h0 = self._join_state(grad_h0, grad_c0)
         return d_output
 
@@ -319,7 +327,7 @@ class Recurrent(Module):
 
 
 class RNN(Recurrent):
-    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh | relu."""
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh | relu | sigmoid."""
 
     cell_name = "rnn"
 
