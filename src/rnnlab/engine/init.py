@@ -1,0 +1,92 @@
+"""Weight initialisers: each takes a `numpy.random.Generator` and returns a new array.
+
+All randomness comes from the generator passed in, so a seed reproduces a model.
+The results are created in float64 and cast once to `dtype`, so the same seed gives
+the same weights (up to rounding) in float32 and float64.
+
+Left out: fan-in/fan-out variants (Xavier, Kaiming) -- recurrent layers here use
+PyTorch's uniform(-1/sqrt(H), 1/sqrt(H)) and optionally orthogonal recurrences.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> w = pytorch_uniform(rng, (4 * 8, 8), hidden_size=8)   # (G*H, H) float32
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Union
+
+import numpy as np
+
+Shape = Union[int, Sequence[int]]
+
+
+def uniform(rng: np.random.Generator, shape: Shape, low: float, high: float,
+            dtype=np.float32) -> np.ndarray:
+    """Samples from U(low, high) with the given shape."""
+    return rng.uniform(low, high, size=shape).astype(dtype, copy=False)
+
+
+def normal(rng: np.random.Generator, shape: Shape, std: float, mean: float = 0.0,
+           dtype=np.float32) -> np.ndarray:
+    """Samples from N(mean, std^2) with the given shape."""
+    return rng.normal(mean, std, size=shape).astype(dtype, copy=False)
+
+
+def pytorch_uniform(rng: np.random.Generator, shape: Shape, hidden_size: int,
+                    dtype=np.float32) -> np.ndarray:
+    """PyTorch's default for RNN/LSTM/GRU and Linear: U(-k, k) with k = 1/sqrt(hidden_size).
+
+    For `Linear`, pass `hidden_size=in_features`.
+    """
+    k = 1.0 / math.sqrt(hidden_size)
+    return uniform(rng, shape, -k, k, dtype)
+
+
+def _orthogonal_block(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A (rows, cols) matrix with orthonormal rows or columns (whichever are fewer)."""
+    flat = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))  # (big, small)
+    q, r = np.linalg.qr(flat)                                              # q: (big, small)
+    # Sign fix: make diag(r) positive so q is uniformly (Haar) distributed.
+    d = np.sign(np.diag(r))
+    d[d == 0] = 1.0
+    q *= d                                                                 # (big, small)
+    return q if rows >= cols else q.T                                      # (rows, cols)
+
+
+def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0,
+               dtype=np.float32) -> np.ndarray:
+    """Orthogonal init, as in `torch.nn.init.orthogonal_` (QR of a Gaussian, sign-fixed).
+
+    A stacked recurrent matrix of shape (G*H, H) -- G gates, each an H x H block --
+    gets each block orthogonal on its own, so every gate's recurrence preserves norms.
+    Any other 2-D shape (rows, cols) gets one (semi-)orthogonal matrix; shapes with
+    more than 2 dims are flattened to (shape[0], prod(rest)).
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal init needs at least 2 dims, got shape {shape}")
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    if rows > cols and rows % cols == 0:
+        blocks = [_orthogonal_block(rng, cols, cols) for _ in range(rows // cols)]  # G x (H, H)
+        out = np.concatenate(blocks, axis=0)                                       # (G*H, H)
+    else:
+        out = _orthogonal_block(rng, rows, cols)                                    # (rows, cols)
+    out *= gain
+    return out.reshape(shape).astype(dtype, copy=False)
+
+
+def set_forget_bias(bias: np.ndarray, hidden_size: int, value: float = 1.0,
+                    cell: str = "lstm") -> np.ndarray:
+    """Sets the LSTM forget-gate bias in place and returns `bias`.
+
+    LSTM biases are stacked in PyTorch's gate order i, f, g, o, so the forget gate is
+    rows H:2H of the (4H,) bias. Note that PyTorch adds `bias_ih` and `bias_hh`: to get
+    an effective forget bias of `value`, set it on one and leave the other's at 0.
+    """
+    if cell.lower() != "lstm":
+        raise ValueError(f"forget-gate bias is defined for the LSTM only, not {cell!r}")
+    if bias.shape[0] != 4 * hidden_size:
+        raise ValueError(f"expected an LSTM bias of length {4 * hidden_size}, got {bias.shape}")
+    bias[hidden_size:2 * hidden_size] = value
+    return bias

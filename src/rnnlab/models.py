@@ -1,0 +1,229 @@
+"""A model = input (one-hot | embedding | dense) + recurrent stack + linear head.
+
+One `ModelConfig` describes it; `NumpyModel` builds it on the NumPy engine and
+`rnnlab.backends.torch` builds the same thing on PyTorch, with the same parameter
+names (`embedding.weight`, `projection.weight`, `rnn.weight_ih_l0`, `head.weight`, ...),
+so weights move between the two unchanged.
+
+    inputs (T, B) ids  --one-hot/embedding-->  (T, B, E)  --dropout-->  [projection]
+        --> recurrent stack (T, B, H)  --dropout-->  head  --> outputs (T, B, output_size)
+
+Left out: attention, layer norm, adaptive softmax.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+import numpy as np
+
+from rnnlab.engine import RECURRENT
+from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
+
+INPUTS = ("onehot", "embedding", "dense")
+INITS = ("pytorch", "normal", "uniform", "orthogonal")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model (saved in every checkpoint)."""
+
+    input: str = "embedding"  # onehot | embedding (token ids in) | dense (real features in)
+    input_size: int = 0  # vocabulary size (onehot/embedding) or features per step (dense)
+    output_size: int = 0  # vocabulary size, or regression outputs
+    cell: str = "lstm"  # rnn | lstm | gru
+    nonlinearity: str = "tanh"  # rnn only: tanh | relu | sigmoid (sigmoid: NumPy engine only)
+    hidden_size: int = 256
+    num_layers: int = 1
+    embedding_size: int = 0  # 0: same as hidden_size
+    projection_size: int = 0  # >0: a dense layer between input and recurrent stack (sin->cos net)
+    dropout: float = 0.0  # on the embedding, between layers, and before the head
+    locked_dropout: bool = False  # the same dropout mask at every time step
+    tied: bool = False  # head.weight is embedding.weight (needs embedding_size == hidden_size)
+    bias: bool = True  # biases in the recurrent stack and the head
+    init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
+    init_scale: float = 0.1
+    bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
+    forget_bias: Optional[float] = None  # LSTM: total forget-gate bias (b_ih + b_hh)
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.embedding_size == 0:
+            self.embedding_size = self.hidden_size
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """ValueError with a sentence for settings that cannot work."""
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
+        if self.cell not in RECURRENT:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT)}, got {self.cell!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        for name in ("input_size", "output_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.tied:
+            if self.input != "embedding":
+                raise ValueError("tied weights need an embedding input")
+            if self.embedding_size != self.hidden_size or self.input_size != self.output_size:
+                raise ValueError(f"tied weights need embedding size == hidden size ({self.embedding_size} vs "
+                                 f"{self.hidden_size}) and input vocabulary == output vocabulary")
+
+    @property
+    def recurrent_input_size(self) -> int:
+        if self.projection_size:
+            return self.projection_size
+        return self.embedding_size if self.input == "embedding" else self.input_size
+
+
+class NumpyModel:
+    """The model on the NumPy engine: `forward(inputs, state) -> (outputs, state)`, `backward(d_outputs)`."""
+
+    def __init__(self, config: ModelConfig, seed: Optional[int] = None) -> None:
+        config.validate()
+        self.config = config
+        dtype = np.dtype(config.dtype)
+        seeds = np.random.SeedSequence(seed).spawn(6)
+        rng = lambda k: np.random.default_rng(seeds[k])  # noqa: E731  independent streams per part
+        self.layers: dict = {}  # name -> engine module, in forward order
+        if config.input == "onehot":
+            self.encoder = OneHot(config.input_size, dtype=dtype)
+        elif config.input == "embedding":
+            self.encoder = Embedding(config.input_size, config.embedding_size, dtype=dtype, seed=seeds[0])
+            self.layers["embedding"] = self.encoder
+        else:
+            self.encoder = None
+        self.input_dropout = Dropout(config.dropout if config.input == "embedding" else 0.0,
+                                     locked=config.locked_dropout, seed=seeds[1])
+        self.projection = None
+        if config.projection_size:
+            in_features = config.embedding_size if config.input == "embedding" else config.input_size
+            self.projection = Linear(in_features, config.projection_size, dtype=dtype, seed=seeds[2])
+            self.layers["projection"] = self.projection
+        self.rnn = RECURRENT[config.cell](
+            config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers, bias=config.bias,
+            dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
+            locked_dropout=config.locked_dropout)
+        self.layers["rnn"] = self.rnn
+        self.output_dropout = Dropout(config.dropout, locked=config.locked_dropout, seed=seeds[4])
+        self.head = Linear(config.hidden_size, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
+        self.layers["head"] = self.head
+        initialize(self.named_parameters(), config, np.random.default_rng(seed))
+        if config.tied:  # one array, two users; the head's gradient is added to the embedding's
+            self.head.params["weight"] = self.encoder.params["weight"]
+        self.params = self.named_parameters()
+        self.grads = {name: self.layers[name.split(".")[0]].grads[name.split(".", 1)[1]] for name in self.params}
+        self.training = True
+
+    # --------------------------------------------------------------------- parameters
+    def named_parameters(self) -> dict:
+        """Flat {'rnn.weight_ih_l0': array, ...}; the tied head weight appears once, as the embedding."""
+        named = {}
+        for prefix, layer in self.layers.items():
+            for name, value in layer.params.items():
+                if prefix == "head" and name == "weight" and self.config.tied:
+                    continue
+                named[f"{prefix}.{name}"] = value
+        return named
+
+    def zero_grad(self) -> None:
+        for layer in self.layers.values():
+            layer.zero_grad()
+
+    def state_dict(self) -> dict:
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = sorted(set(self.params) - set(state))
+        unexpected = sorted(set(state) - set(self.params))
+        if missing or unexpected:
+            raise KeyError(f"weights do not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        for name, value in state.items():
+            value = np.asarray(value)
+            if value.shape != self.params[name].shape:
+                raise ValueError(f"{name}: the model has shape {self.params[name].shape}, the weights {value.shape}")
+            self.params[name][...] = value
+
+    def num_parameters(self) -> int:
+        return sum(value.size for value in self.params.values())
+
+    def train(self, mode: bool = True) -> "NumpyModel":
+        self.training = mode
+        for module in (self.input_dropout, self.output_dropout, *self.layers.values()):
+            module.train(mode)
+        return self
+
+    def eval(self) -> "NumpyModel":
+        return self.train(False)
+
+    def rngs(self) -> dict:
+        """The random generators that training draws from (dropout masks), by name, for checkpoints."""
+        return {"rnn": self.rnn.rng, "input_dropout": self.input_dropout.rng,
+                "output_dropout": self.output_dropout.rng}
+
+    # ------------------------------------------------------------------ forward/backward
+    def init_state(self, batch_size: int):
+        return self.rnn.init_state(batch_size)
+
+    def forward(self, inputs: np.ndarray, state=None):
+        """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state."""
+        x = self.encoder.forward(inputs) if self.encoder is not None else inputs  # (T, B, E)
+        x = self.input_dropout.forward(x)
+        if self.projection is not None:
+            x = self.projection.forward(x)  # (T, B, P)
+        y, state = self.rnn.forward(x, state)  # (T, B, H)
+        y = self.output_dropout.forward(y)
+        return self.head.forward(y), state  # (T, B, output_size)
+
+    __call__ = forward
+
+    def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
+        """Adds every parameter gradient into `grads`; returns d(inputs) for dense inputs, else None."""
+        dy = self.output_dropout.backward(self.head.backward(d_outputs))  # (T, B, H)
+        need_dx = self.config.input != "onehot"
+        dx = self.rnn.backward(dy, d_state, bptt_truncate=bptt_truncate, need_input_grad=need_dx)
+        if self.projection is not None:
+            dx = self.projection.backward(dx)
+        if self.config.input == "embedding":
+            self.encoder.backward(self.input_dropout.backward(dx))
+            if self.config.tied:
+                self.encoder.grads["weight"] += self.head.grads["weight"]
+                self.head.grads["weight"].fill(0)
+            return None
+        return dx if self.config.input == "dense" else None
+
+
+def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> None:
+    """Apply the configured initialisation in place (PyTorch's defaults are already there)."""
+    for name, value in params.items():
+        is_bias = ".bias" in name
+        if config.init == "normal" and not is_bias:
+            value[...] = rng.normal(0.0, config.init_scale, size=value.shape)
+        elif config.init == "normal" and is_bias:
+            value[...] = 0.0
+        elif config.init == "uniform" and not is_bias:
+            value[...] = rng.uniform(-config.init_scale, config.init_scale, size=value.shape)
+        elif config.init == "orthogonal" and "weight_hh" in name:
+            hidden = value.shape[1]
+            for block in range(value.shape[0] // hidden):  # each gate's H x H block orthogonal
+                q, r = np.linalg.qr(rng.normal(size=(hidden, hidden)))
+                value[block * hidden:(block + 1) * hidden] = q * np.sign(np.diag(r))
+        if is_bias and config.bias_value is not None:
+            value[...] = config.bias_value
+    if config.forget_bias is not None and config.cell == "lstm":
+        hidden = config.hidden_size
+        for name, value in params.items():
+            if name.startswith("rnn.bias_ih"):
+                value[hidden:2 * hidden] = config.forget_bias
+            elif name.startswith("rnn.bias_hh"):
+                value[hidden:2 * hidden] = 0.0
