@@ -246,4 +246,5 @@ class GRUCell:
 
 
 CELLS = {"rnn_tanh": lambda: RNNCell("tanh"), "rnn_relu": lambda: RNNCell("relu"),
+         "rnn_sigmoid": lambda: RNNCell("sigmoid"),
          "lstm": LSTMCell, "gru": GRUCell}

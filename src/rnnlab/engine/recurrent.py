@@ -57,7 +57,10 @@ class Recurrent(Module):
         self.num_directions = 2 if bidirectional else 1
         self.dtype = np.dtype(dtype)
         self.nonlinearity = nonlinearity
-        self.cell = CELLS[self.cell_name if self.cell_name != "rnn" else f"rnn_{nonlinearity}"]()
+        cell_key = self.cell_name if self.cell_name != "rnn" else f"rnn_{nonlinearity}"
+        if cell_key not in CELLS:
+            raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
+        self.cell = CELLS[cell_key]()
         self.rng = np.random.default_rng(seed)  # initialisation, then dropout masks
         gate_rows = self.cell.num_gates * hidden_size
         bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for all
@@ -297,8 +300,9 @@ class Recurrent(Module):
         hidden = self.hidden_size
         dgx[...] = 0
         dgh[...] = 0
+        shared = self.cell.folds_hidden_bias  # one projection feeds both: dgh is dgx's memory (views differ)
         step_dgx = np.empty(dgx.shape[1:], dtype=self.dtype)
-        step_dgh = step_dgx if dgh is dgx else np.empty_like(step_dgx)
+        step_dgh = step_dgx if shared else np.empty_like(step_dgx)
         grad_h0 = np.zeros((batch, hidden), dtype=self.dtype)
         grad_c0 = np.zeros_like(grad_h0) if self.cell.has_cell_state else None
         for output_step in range(steps):
@@ -313,7 +317,7 @@ class Recurrent(Module):
             for step in range(output_step, lowest - 1, -1):
                 dc = self.cell.backward_step(cell_cache, step, dh, dc, step_dgx, step_dgh)
                 dgx[step] += step_dgx
-                if dgh is not dgx:
+                if not shared:
                     dgh[step] += step_dgh
                 direct = self._direct_grad(cell_cache, step, dh)
                 dh = step_dgh @ w_hh

@@ -1,0 +1,187 @@
+"""The Python API: what the CLI calls, usable from a notebook.
+
+    import rnnlab.api as rl
+    result = rl.train("charlm", corpus="tinyshakespeare", hidden=128, epochs=1, run_dir="runs/demo")
+    task = rl.load("runs/demo")                       # the model, vocabulary and options of a run
+    print(rl.generate(task, "ROMEO:", length=100, temperature=0.8, seed=1))
+    print(rl.evaluate(task, text_path="my.txt"))      # perplexity on any text
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from rnnlab import __version__
+from rnnlab.checkpoint import load_checkpoint, split_prefix
+from rnnlab.errors import UsageError
+from rnnlab.tasks import TASKS
+from rnnlab.train import Trainer
+
+RunLike = Union[str, Path]
+
+
+def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
+    """The task's options: its defaults, then the preset, then `settings`."""
+    if task_name not in TASKS:
+        raise UsageError(f"unknown task {task_name!r}; choose one of: {', '.join(sorted(TASKS))}")
+    task_class = TASKS[task_name]
+    values: Dict[str, Any] = {}
+    if preset is not None:
+        presets = getattr(task_class, "presets", {})
+        if preset not in presets:
+            raise UsageError(f"task {task_name} has no preset {preset!r}; presets: {', '.join(presets) or 'none'}")
+        values.update(presets[preset])
+    values.update(settings)
+    known = {f.name for f in fields(task_class.Options)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"{task_name} has no setting(s) {', '.join(unknown)}; see `rnnlab train {task_name} --help`")
+    return task_class.Options(**values)
+
+
+def default_run_dir(task_name: str) -> Path:
+    return Path("runs") / f"{task_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLike] = None, quiet: bool = False,
+          progress: bool = True, tensorboard: Optional[str] = None, backend: str = "numpy",
+          device: str = "auto", **settings: Any) -> Dict[str, Any]:
+    """Train a task in a new run folder; returns the final metrics (also in <run>/final.json)."""
+    options = make_options(task_name, preset, **settings)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(task_name)
+    if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
+        raise UsageError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
+                         f"or choose another --run-dir")
+    task = TASKS[task_name](options)
+    _build(task, backend, device)
+    trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
+                      is_writer=getattr(task.model, "is_writer", True))
+    if trainer.is_writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = {"rnnlab": __version__, "task": task_name, "backend": backend, "options": asdict(options),
+                  "model": task.model.config.to_dict(), "command": sys.argv}
+        (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _describe(trainer, task, quiet)
+    return trainer.fit()
+
+
+def resume(run_dir: RunLike, epochs: Optional[int] = None, quiet: bool = False, progress: bool = True,
+           tensorboard: Optional[str] = None, backend: Optional[str] = None, device: str = "auto") -> Dict[str, Any]:
+    """Continue a stopped run exactly where it stopped (optionally for more epochs)."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    settings = dict(config["options"])
+    if epochs is not None:
+        settings["epochs"] = epochs
+    options = TASKS[config["task"]].Options(**settings)
+    task = TASKS[config["task"]](options, vocab_json=meta.get("vocab"))
+    _build(task, backend or config.get("backend", "numpy"), device)
+    trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
+                      is_writer=getattr(task.model, "is_writer", True))
+    trainer.restore("last")
+    if trainer.epoch >= options.epochs:
+        raise UsageError(f"run {run_dir} already finished its {options.epochs} epochs; "
+                         f"train longer with --resume {run_dir} --epochs N (N > {options.epochs})")
+    if not quiet:
+        print(f"resuming {run_dir} at epoch {trainer.epoch + 1}, step {trainer.step}", flush=True)
+    return trainer.fit()
+
+
+def read_config(run_dir: Path) -> Dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise UsageError(f"no run folder at {run_dir}")
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not an rnnlab run folder (no config.json)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path} is corrupt ({error})") from None
+    if config.get("task") not in TASKS:
+        raise UsageError(f"{path} names an unknown task {config.get('task')!r}")
+    return config
+
+
+def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", device: str = "auto",
+         load_data: bool = False):
+    """A trained task from a run folder: `.model`, `.vocab`, `.options` (data loaded only on request)."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    path = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
+    if not path.exists() and checkpoint == "best":
+        path = run_dir / "checkpoints" / "last.safetensors"
+    tensors, meta = load_checkpoint(path)
+    task_class = TASKS[meta["task"]]
+    try:
+        options = task_class.Options(**meta["options"])
+    except TypeError as error:
+        raise UsageError(f"checkpoint {path} has options this rnnlab does not know ({error})") from None
+    task = task_class(options, vocab_json=meta.get("vocab"), load_data=load_data)
+    _build(task, backend, device)
+    try:
+        task.model.load_state_dict(split_prefix(tensors, "model"))
+    except (KeyError, ValueError) as error:
+        raise UsageError(f"checkpoint {path} does not match its model description: {error}") from None
+    task.model.eval()
+    return task
+
+
+def generate(task, prefix: str, length: int = 200, temperature: float = 1.0, top_k: Optional[int] = None,
+             greedy: bool = False, seed: Optional[int] = None, unknown: str = "error") -> str:
+    from rnnlab.generate import generate as sample
+
+    if task.vocab is None:
+        raise UsageError(f"task {task.name} is not a language model: nothing to generate")
+    return sample(task.model, task.vocab, prefix, length, temperature=temperature, top_k=top_k, greedy=greedy,
+                  rng=np.random.default_rng(seed), unknown=unknown)
+
+
+def evaluate(task, text_path: Optional[str] = None, unknown: str = "error") -> Dict[str, Any]:
+    """Perplexity on a text file (language models), or the task's own validation/test metrics."""
+    if text_path is not None:
+        from rnnlab.data import read_text_file
+
+        if task.vocab is None or not hasattr(task, "stream_loss"):
+            raise UsageError(f"--text works for language models; {task.name} is not one")
+        text = read_text_file(text_path)
+        if task.vocab.kind == "word":
+            from rnnlab.data import ptb_tokens
+
+            symbols = ptb_tokens(text.splitlines())
+            ids = task.vocab.encode(symbols, unknown="unk" if task.vocab.unk else unknown)
+        else:
+            ids = task.vocab.encode(text, unknown=unknown)
+        if len(ids) < 3:
+            raise UsageError(f"{text_path} has fewer than 3 known symbols: nothing to evaluate")
+        loss = task.stream_loss(ids, batch_size=1)
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(len(ids)), "text": str(text_path)}
+    metrics = task.evaluate()
+    metrics.update({k: v for k, v in task.finish(lambda _: None).items() if isinstance(v, (int, float))})
+    return metrics
+
+
+def _build(task, backend: str, device: str) -> None:
+    if backend == "numpy":
+        task.build_model("numpy")
+    else:
+        from rnnlab.backends import require_backend
+
+        require_backend(backend)
+        task.build_model(f"{backend}:{device}")
+
+
+def _describe(trainer: Trainer, task, quiet: bool) -> None:
+    if quiet or not trainer.is_writer:
+        return
+    model = task.model
+    print(f"{task.name}: {model.config.cell.upper()} {model.config.num_layers}x{model.config.hidden_size}, "
+          f"{model.num_parameters():,} parameters, {len(trainer.sampler)} batches/epoch, "
+          f"run folder {trainer.run_dir}", flush=True)

@@ -1,0 +1,194 @@
+"""`rnnlab ...`: argument parsing only; the work is done by rnnlab.api and friends.
+
+    rnnlab train TASK [--preset NAME] [flags]     train (flags: `rnnlab train TASK --help`)
+    rnnlab train --resume RUN [--epochs N]       continue a stopped run exactly
+    rnnlab generate RUN --prefix TEXT ...        sample from a trained language model
+    rnnlab evaluate RUN [--text PATH]            validation metrics, or perplexity on any text
+    rnnlab gradcheck --cell lstm ...             finite differences against backprop
+
+Bad input ends with one line on stderr and exit code 2; Ctrl-C saves and exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import typing
+from dataclasses import MISSING, fields
+from typing import List, Optional
+
+from rnnlab.errors import UsageError
+
+
+def _field_type(field):
+    hint = field.type if not isinstance(field.type, str) else eval(field.type, vars(typing))  # noqa: S307
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def add_options(parser: argparse.ArgumentParser, options_class) -> None:
+    """One flag per field of a task's options dataclass; defaults stay in the dataclass."""
+    group = parser.add_argument_group(f"{options_class.__name__} (defaults in brackets)")
+    for field in fields(options_class):
+        meta = dict(field.metadata)
+        flag = "--" + field.name.replace("_", "-")
+        names = [flag, *meta.get("aliases", ())]
+        default = field.default if field.default is not MISSING else None
+        kind = _field_type(field)
+        help_text = f"{meta.get('help', '')} [{default}]"
+        if kind is bool:
+            group.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(*names, dest=field.name, type=kind, choices=meta.get("choices"),
+                               default=argparse.SUPPRESS, help=help_text, metavar=field.name.upper())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rnnlab.tasks import TASKS
+
+    parser = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
+                                                                "and on PyTorch.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a task", description="Train a task. Tasks: " +
+                                ", ".join(f"{name} ({cls.__doc__.strip().splitlines()[0]})"
+                                          for name, cls in TASKS.items()))
+    train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
+    train.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
+    _add_run_flags(train)
+    tasks = train.add_subparsers(dest="task", metavar="TASK")
+    for name, task_class in TASKS.items():
+        sub = tasks.add_parser(name, help=task_class.__doc__.strip().splitlines()[0],
+                               description=(sys.modules[task_class.__module__].__doc__ or ""),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        presets = getattr(task_class, "presets", {})
+        sub.add_argument("--preset", choices=sorted(presets) or None, help="a named configuration (flags override it)")
+        _add_run_flags(sub)
+        add_options(sub, task_class.Options)
+
+    generate = commands.add_parser("generate", help="sample text from a trained language model")
+    generate.add_argument("run", metavar="RUN")
+    generate.add_argument("--prefix", required=True, help="text to start from")
+    generate.add_argument("--length", type=int, default=200, help="tokens to generate [200]")
+    generate.add_argument("--temperature", type=float, default=1.0, help="softmax temperature [1.0]")
+    generate.add_argument("--top-k", type=int, default=None, help="sample among the k most likely only")
+    generate.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    generate.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    generate.add_argument("--unknown", choices=("error", "skip"), default="error",
+                          help="what to do with prefix symbols outside the vocabulary [error]")
+    generate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a trained run, or perplexity on a text file")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--text", help="a UTF-8 file to compute perplexity on")
+    evaluate.add_argument("--unknown", choices=("error", "skip"), default="error")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("--json", action="store_true", help="last line of stdout: the metrics as JSON")
+
+    gradcheck = commands.add_parser("gradcheck", help="compare backprop with central finite differences")
+    gradcheck.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    gradcheck.add_argument("--layers", type=int, default=1)
+    gradcheck.add_argument("--bidirectional", action="store_true")
+    gradcheck.add_argument("--nonlinearity", choices=("tanh", "relu", "sigmoid"), default="tanh")
+    gradcheck.add_argument("--bptt-truncate", type=int, default=None,
+                           help="check truncated BPTT against its definition instead")
+    gradcheck.add_argument("--threshold", type=float, default=1e-6, help="largest acceptable relative error [1e-6]")
+    gradcheck.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", default=argparse.SUPPRESS, help="run folder [runs/TASK-TIME]")
+    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bar or per-evaluation lines")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="last line of stdout: the final metrics as one JSON object")
+    parser.add_argument("--tensorboard", metavar="DIR", default=argparse.SUPPRESS,
+                        help="also log scalars for TensorBoard here")
+    parser.add_argument("--backend", choices=("numpy", "torch"), default=argparse.SUPPRESS,
+                        help="engine to train on [numpy]")
+    parser.add_argument("--device", default=argparse.SUPPRESS, help="torch device: auto|cpu|cuda|mps [auto]")
+
+
+RUN_FLAGS = ("run_dir", "quiet", "json", "tensorboard", "backend", "device")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rnnlab import api
+    from rnnlab.train import LossNotFinite, TrainingStopped
+
+    given = vars(args)
+    run = {name: given.get(name) for name in RUN_FLAGS}
+    try:
+        if args.resume:
+            final = api.resume(args.resume, epochs=args.epochs, quiet=bool(run["quiet"]),
+                               tensorboard=run["tensorboard"], backend=run["backend"],
+                               device=run["device"] or "auto")
+        else:
+            if not args.task:
+                raise UsageError("name a task: rnnlab train TASK (see rnnlab train --help)")
+            settings = {k: v for k, v in given.items()
+                        if k not in RUN_FLAGS + ("command", "task", "resume", "preset", "epochs")}
+            if args.epochs is not None:
+                settings["epochs"] = args.epochs
+            final = api.train(args.task, preset=getattr(args, "preset", None), run_dir=run["run_dir"],
+                              quiet=bool(run["quiet"]), tensorboard=run["tensorboard"],
+                              backend=run["backend"] or "numpy", device=run["device"] or "auto", **settings)
+    except TrainingStopped as stop:
+        print(f"\n{stop}\nresume with: rnnlab train --resume {shlex.quote(str(stop.run_dir))}", file=sys.stderr)
+        return 130
+    except LossNotFinite as error:
+        print(f"rnnlab: {error}", file=sys.stderr)
+        return 1
+    _print_final(final, bool(run["json"]), bool(run["quiet"]))
+    return 0
+
+
+def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
+    scalars = {k: v for k, v in final.items() if isinstance(v, (int, float, str)) and k != "samples"}
+    print("final: " + "  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars.items()))
+    if as_json:
+        print(json.dumps(final, ensure_ascii=False))
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    task = api.load(args.run, checkpoint=args.checkpoint)
+    print(api.generate(task, args.prefix, length=args.length, temperature=args.temperature, top_k=args.top_k,
+                       greedy=args.greedy, seed=args.seed, unknown=args.unknown))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    task = api.load(args.run, checkpoint=args.checkpoint, load_data=args.text is None)
+    metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown)
+    _print_final(metrics, args.json, False)
+    return 0
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    from rnnlab.gradcheck_cli import run_gradcheck
+
+    return run_gradcheck(args)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck}
+    try:
+        return handlers[args.command](args)
+    except UsageError as error:
+        print(f"rnnlab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

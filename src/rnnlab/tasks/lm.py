@@ -1,0 +1,104 @@
+"""Language models over a token stream: what charlm and wordlm (stream mode) share.
+
+Training: one (X, Y) window at a time, Y the next token of X; softmax cross-entropy
+averaged over the window; when the sampler's rows continue from batch to batch the
+final hidden state is carried into the next batch as a plain array (so no gradient
+flows across the cut: truncated BPTT, as `repackage_hidden` does in PyTorch).
+
+Evaluation: the whole held-out stream in columns (batchify), windows in order, state
+carried; perplexity = exp(mean cross-entropy per token).
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from rnnlab.data import BpttWindows, batchify
+from rnnlab.engine.losses import softmax_cross_entropy
+from rnnlab.tasks.base import Task
+
+
+def _detached(state):
+    """A copy of the recurrent state that the next window starts from (no gradient link)."""
+    if state is None:
+        return None
+    return tuple(np.array(s) for s in state) if isinstance(state, tuple) else np.array(state)
+
+
+class LanguageModelTask(Task):
+    reports_perplexity = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.carried_state = None  # the hidden state carried between consecutive batches
+        self._loss_buffer: Optional[np.ndarray] = None  # the (T*B, V) logits-gradient work array
+
+    # -- training ------------------------------------------------------------------------
+    def window_loss(self, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool):
+        """Forward one window (and backward when need_grad) -> (mean loss, final state)."""
+        logits, state = self.model.forward(inputs, state)  # (T, B, V)
+        steps, batch, vocab = logits.shape
+        if need_grad and (self._loss_buffer is None or self._loss_buffer.shape != (steps * batch, vocab)):
+            self._loss_buffer = np.empty((steps * batch, vocab), dtype=logits.dtype)
+        loss, d_logits = softmax_cross_entropy(logits.reshape(steps * batch, vocab), targets.reshape(-1),
+                                               need_grad=need_grad, out=self._loss_buffer if need_grad else None)
+        if need_grad:
+            self.model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=self.options.bptt_truncate)
+        return loss, state
+
+    def train_step(self, batch) -> Tuple[float, int]:
+        inputs, targets = batch
+        carries = getattr(self._sampler, "carries_state", False)
+        state = self.carried_state if carries else None
+        if state is not None and _batch_of(state) != inputs.shape[1]:
+            state = None
+        loss, state = self.window_loss(inputs, targets, state, need_grad=True)
+        if carries:
+            self.carried_state = _detached(state)
+        return loss * targets.size, targets.size
+
+    def sampler(self):
+        self._sampler = self.make_sampler()
+        return self._sampler
+
+    def make_sampler(self):
+        raise NotImplementedError
+
+    # -- evaluation ------------------------------------------------------------------------
+    def stream_loss(self, ids: np.ndarray, batch_size: int) -> float:
+        """Mean cross-entropy per token over a whole stream, state carried across windows."""
+        batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
+        windows = BpttWindows(batchify(ids, batch_size), self.options.seq_len)
+        total, count, state = 0.0, 0, None
+        was_training = self.model.training
+        self.model.eval()
+        for inputs, targets in windows.epoch():
+            loss, state = self.window_loss(inputs, targets, state, need_grad=False)
+            total, count = total + loss * targets.size, count + targets.size
+        self.model.train(was_training)
+        return total / max(count, 1)
+
+    @staticmethod
+    def perplexity_metrics(prefix: str, loss: float) -> Dict[str, float]:
+        return {f"{prefix}_loss": loss, f"{prefix}_ppl": math.exp(min(loss, 50.0))}
+
+    # -- carried state in checkpoints ------------------------------------------------------
+    def extra_arrays(self) -> Dict[str, np.ndarray]:
+        state = self.carried_state
+        if state is None:
+            return {}
+        return {"h": state[0], "c": state[1]} if isinstance(state, tuple) else {"h": state}
+
+    def load_extra_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
+        if "h" not in arrays:
+            self.carried_state = None
+        elif "c" in arrays:
+            self.carried_state = (np.array(arrays["h"]), np.array(arrays["c"]))
+        else:
+            self.carried_state = np.array(arrays["h"])
+
+
+def _batch_of(state) -> int:
+    return (state[0] if isinstance(state, tuple) else state).shape[1]

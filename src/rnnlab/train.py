@@ -1,0 +1,285 @@
+"""The training loop: one loop, fixed phases, exact resume.
+
+    for each epoch:
+        for each batch:   zero grads -> task.train_step (forward, backward) -> clip -> optimiser step
+                          -> progress; stop cleanly between steps on Ctrl-C / SIGTERM
+        every eval_every epochs: evaluate -> schedule -> checkpoint last (and best) -> log -> show
+    finish: final metrics -> metrics.jsonl, plot, optional JSON line
+
+A run folder holds `config.json`, `metrics.jsonl`, `checkpoints/{last,best}.safetensors`
+and `curves.png`. A checkpoint holds everything the loop needs to continue exactly:
+weights, optimiser and schedule state, the sampler's position and RNG, dropout RNGs,
+carried hidden state, step counters. Resumed runs end with the same weights as
+uninterrupted ones.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
+from rnnlab.engine.optim import OPTIMIZERS, SCHEDULES, clip_grad_norm
+from rnnlab.errors import UsageError
+from rnnlab.tasks.base import Task
+
+
+class TrainingStopped(Exception):
+    """Raised after a clean stop (Ctrl-C, SIGTERM): a checkpoint was written."""
+
+    def __init__(self, message: str, run_dir: Path) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+class LossNotFinite(Exception):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def make_optimizer(options, params):
+    kwargs = {"lr": options.lr, "weight_decay": options.weight_decay}
+    if options.optimizer in ("sgd", "rmsprop"):
+        kwargs["momentum"] = options.momentum
+    return OPTIMIZERS[options.optimizer](params, **kwargs)
+
+
+def make_schedule(options, optimizer, steps_per_epoch: int):
+    if options.schedule == "none":
+        return None
+    if options.schedule == "step":
+        return SCHEDULES["step"](optimizer, step_size=options.step_size, gamma=options.lr_factor)
+    if options.schedule == "plateau":
+        return SCHEDULES["plateau"](optimizer, factor=options.lr_factor)
+    return SCHEDULES["cosine"](optimizer, total_steps=options.epochs * steps_per_epoch)
+
+
+class Trainer:
+    """Runs a task's training in a run folder; `fit()` returns the final metrics."""
+
+    def __init__(self, task: Task, run_dir: Path, quiet: bool = False, progress: bool = True,
+                 tensorboard: Optional[str] = None, is_writer: bool = True) -> None:
+        self.task, self.run_dir, self.quiet = task, Path(run_dir), quiet
+        self.show_progress = progress and not quiet
+        self.is_writer = is_writer  # data-parallel ranks other than 0 write nothing
+        self.model = task.model
+        self.sampler = task.sampler()
+        self.optimizer = make_optimizer(task.options, self.model.params)
+        self.schedule = make_schedule(task.options, self.optimizer, len(self.sampler))
+        self.epoch, self.step, self.seconds = 0, 0, 0.0
+        self.best_val: Optional[float] = None
+        self.history: list = []
+        self._stop_signal: Optional[int] = None
+        self._writer = None
+        if tensorboard and is_writer:
+            self._writer = _tensorboard_writer(tensorboard)
+
+    def say(self, text: str) -> None:
+        if not self.quiet and self.is_writer:
+            print(text, flush=True)
+
+    # ------------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def save(self, name: str) -> None:
+        if not self.is_writer:
+            return
+        optim_arrays, optim_scalars = self.optimizer.state_dict()
+        tensors = {**with_prefix(self.model.state_dict(), "model"), **with_prefix(optim_arrays, "optim"),
+                   **with_prefix(self.task.extra_arrays(), "extra")}
+        meta = {
+            "task": self.task.name,
+            "options": asdict(self.task.options),
+            "model": self.model.config.to_dict(),
+            "backend": getattr(self.model, "backend", "numpy"),
+            "optimizer": optim_scalars,
+            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
+            "sampler": self.sampler.state(),
+            "rngs": {name: rng.bit_generator.state for name, rng in self.model.rngs().items()},
+            "epoch": self.epoch, "step": self.step, "seconds": self.seconds, "best_val": self.best_val,
+            "history": self.history,
+            **self.task.extra_meta(),
+        }
+        save_checkpoint(self.checkpoint_dir / f"{name}.safetensors", tensors, meta)
+
+    def restore(self, name: str = "last") -> None:
+        """Continue from a checkpoint of this run (weights, optimiser, data position, RNGs)."""
+        tensors, meta = load_checkpoint(self.checkpoint_dir / f"{name}.safetensors")
+        if meta.get("task") != self.task.name:
+            raise UsageError(f"checkpoint is for task {meta.get('task')!r}, not {self.task.name!r}")
+        try:
+            self.model.load_state_dict(split_prefix(tensors, "model"))
+            self.optimizer.load_state_dict(split_prefix(tensors, "optim"), meta["optimizer"])
+        except (KeyError, ValueError) as error:
+            raise UsageError(f"checkpoint does not match this model: {error}") from None
+        if self.schedule is not None and meta.get("schedule"):
+            self.schedule.load_state_dict(meta["schedule"])
+        self.sampler.set_state(meta["sampler"])
+        for rng_name, rng in self.model.rngs().items():
+            rng.bit_generator.state = meta["rngs"][rng_name]
+        self.task.load_extra_arrays(split_prefix(tensors, "extra"))
+        self.epoch, self.step, self.seconds = meta["epoch"], meta["step"], meta["seconds"]
+        self.best_val, self.history = meta["best_val"], meta["history"]
+
+    # --------------------------------------------------------------------------- loop
+    def _request_stop(self, signum, frame) -> None:
+        if self._stop_signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+
+    def fit(self) -> Dict[str, Any]:
+        options = self.task.options
+        handlers = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                handlers[signum] = signal.signal(signum, self._request_stop)
+            except ValueError:  # not the main thread
+                pass
+        try:
+            while self.epoch < options.epochs:
+                self._train_epoch()
+                self.epoch += 1
+                last = self.epoch == options.epochs
+                if self.epoch % options.eval_every == 0 or last:
+                    self._evaluate_and_checkpoint()
+            final = self._finish()
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            if self._writer is not None:
+                self._writer.close()
+        return final
+
+    def _train_epoch(self) -> None:
+        options, model = self.task.options, self.model
+        model.train()
+        total_loss, total_count, started = 0.0, 0, time.perf_counter()
+        bar = _progress(len(self.sampler), self.epoch, options.epochs, enabled=self.show_progress)
+        position = self.sampler.state().get("batch", 0)
+        if bar is not None and position:
+            bar.update(position)
+        for batch in self.sampler.epoch():
+            # forward + backward
+            model.zero_grad()
+            loss_sum, count = self.task.train_step(batch)
+            if not math.isfinite(loss_sum):
+                raise LossNotFinite(
+                    f"training loss became {loss_sum} at epoch {self.epoch + 1}, step {self.step + 1}; "
+                    f"stopped, the last good checkpoint is kept in {self.checkpoint_dir}; "
+                    f"try a lower --lr or a smaller --clip")
+            # clip, update
+            if options.clip > 0:
+                clip_grad_norm(model.grads, options.clip)
+            self.optimizer.step(model.grads)
+            if options.schedule == "cosine":
+                self.schedule.step()
+            self.step += 1
+            total_loss, total_count = total_loss + loss_sum, total_count + count
+            elapsed = time.perf_counter() - started
+            if bar is not None:
+                mean = total_loss / max(total_count, 1)
+                postfix = {self.task.loss_name: f"{mean:.4f}"}
+                if self.task.reports_perplexity:
+                    postfix["ppl"] = f"{math.exp(min(mean, 50)):.2f}"
+                    postfix["tok/s"] = f"{total_count / max(elapsed, 1e-9):,.0f}"
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
+            if self._stop_signal is not None:
+                self.seconds += time.perf_counter() - started
+                if bar is not None:
+                    bar.close()
+                self.save("last")
+                raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
+                                      f"checkpoint saved in {self.checkpoint_dir}", self.run_dir)
+        if bar is not None:
+            bar.close()
+        self.seconds += time.perf_counter() - started
+        self._epoch_train = {"train_loss": total_loss / max(total_count, 1),
+                             "tokens_per_s": total_count / max(time.perf_counter() - started, 1e-9)}
+
+    def _evaluate_and_checkpoint(self) -> None:
+        options = self.task.options
+        metrics = {"epoch": self.epoch, "step": self.step, "lr": self.optimizer.lr, **self._epoch_train}
+        if self.task.reports_perplexity:
+            metrics["train_ppl"] = math.exp(min(metrics["train_loss"], 50))
+        self.model.eval()
+        metrics.update(self.task.evaluate())
+        self.model.train()
+        metrics["seconds"] = self.seconds
+        val = metrics.get("val_loss")
+        improved = val is not None and (self.best_val is None or val < self.best_val)
+        if options.schedule in ("step", "plateau") and self.schedule is not None:
+            self.schedule.step(val if options.schedule == "plateau" else None)
+        if improved:
+            self.best_val = val
+        self.history.append(metrics)
+        self.save("last")
+        if improved or val is None:
+            self.save("best")
+        self._log(metrics)
+        self.say(_summary(metrics))
+        self.task.on_evaluation(self.epoch, metrics, self.say)
+
+    def _log(self, metrics: Dict[str, Any]) -> None:
+        if not self.is_writer:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        if self._writer is not None:
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)) and key not in ("epoch", "step"):
+                    self._writer.add_scalar(key, value, metrics["step"])
+
+    def _finish(self) -> Dict[str, Any]:
+        self.model.eval()
+        final = {"task": self.task.name, "epochs": self.epoch, "steps": self.step}
+        if self.history:
+            final.update({k: v for k, v in self.history[-1].items() if k not in ("epoch", "step", "lr")})
+        final.update(self.task.finish(self.say))
+        final["seconds"] = round(self.seconds, 3)
+        final["run_dir"] = str(self.run_dir)
+        if self.is_writer:
+            (self.run_dir / "final.json").write_text(json.dumps(final, indent=2) + "\n")
+            from rnnlab.plots import plot_history
+
+            plot_history(self.history, self.run_dir / "curves.png", self.task.name)
+        return final
+
+
+def _summary(metrics: Dict[str, Any]) -> str:
+    parts = [f"epoch {metrics['epoch']:>3}"]
+    for key in ("train_loss", "train_ppl", "val_loss", "val_ppl", "val_mse", "accuracy", "lr"):
+        if key in metrics:
+            parts.append(f"{key} {metrics[key]:.4g}")
+    parts.append(f"{metrics['seconds']:.1f}s")
+    return " | ".join(parts)
+
+
+def _progress(total: int, epoch: int, epochs: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.5)
+
+
+def _tensorboard_writer(log_dir: str):
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UsageError("--tensorboard needs the tensorboardX package: pip install 'rnnlab[tensorboard]'") \
+                from None
+    return SummaryWriter(log_dir)
+

@@ -1,0 +1,660 @@
+"""RNN, LSTM and GRU layers: torch parity in float64, finite differences, dropout,
+truncated BPTT, carried state, edge shapes, recorded hidden gradients, properties.
+
+Every test is seeded and runs on tiny shapes (T <= 5, B <= 3, H <= 4). Comparisons
+with torch build the torch modules with `dtype=torch.float64`; the global default
+dtype is never changed. A failing comparison prints ours and theirs side by side.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rnnlab.engine import RECURRENT
+from rnnlab.engine.cells import CELLS as ENGINE_CELLS
+from rnnlab.engine.gradcheck import assert_gradients
+
+CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+TORCH_TOL = 1e-9  # float64, same weights: only rounding differs
+FD_TOL = 1e-6  # central differences, float64
+FD_EPS = 1e-5  # rounding noise ~ |L| 1e-16 / eps dominates below this; truncation ~ eps^2 is far below
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+# ---- building layers and problems ---------------------------------------------------------
+def make_layer(cell, input_size=3, hidden_size=4, num_layers=1, bidirectional=False, bias=True,
+               dropout=0.0, dtype=np.float64, seed=0):
+    kind, _, nonlinearity = cell.partition("_")
+    kwargs = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, dropout=dropout,
+                  dtype=dtype, seed=seed)
+    if kind == "rnn":
+        kwargs["nonlinearity"] = nonlinearity
+    return RECURRENT[kind](input_size, hidden_size, **kwargs)
+
+
+def make_torch(layer, dropout=None, dtype=None):
+    """A torch.nn module with the same architecture as `layer` (weights not copied)."""
+    torch = _torch()
+    kind, _, nonlinearity = layer.cell_name, None, layer.nonlinearity
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    kwargs = dict(num_layers=layer.num_layers, bias=layer.bias, bidirectional=layer.bidirectional,
+                  dropout=layer.dropout if dropout is None else dropout,
+                  dtype=torch.float64 if dtype is None else dtype)
+    if kind == "rnn":
+        kwargs["nonlinearity"] = nonlinearity
+    return cls(layer.input_size, layer.hidden_size, **kwargs)
+
+
+def copy_weights_to_torch(layer, module):
+    torch = _torch()
+    dtype = next(module.parameters()).dtype
+    module.load_state_dict({k: torch.tensor(v, dtype=dtype) for k, v in layer.state_dict().items()})
+
+
+def is_lstm(layer):
+    return layer.cell.has_cell_state
+
+
+def make_problem(layer, steps, batch, seed=0, with_h0=True):
+    """Random x, h0 (or None), upstream dy and dh_n (pairs for the LSTM)."""
+    rng = np.random.default_rng(seed)
+    draw = lambda *shape: rng.standard_normal(shape).astype(layer.dtype)  # noqa: E731
+    state_shape = (layer.num_layers * layer.num_directions, batch, layer.hidden_size)  # (L*D, B, H)
+    state = lambda: (draw(*state_shape), draw(*state_shape)) if is_lstm(layer) else draw(*state_shape)  # noqa: E731
+    x = draw(steps, batch, layer.input_size)  # (T, B, I)
+    h0 = state() if with_h0 else None
+    dy = draw(steps, batch, layer.num_directions * layer.hidden_size)  # (T, B, D*H)
+    dh_n = state()
+    return x, h0, dy, dh_n
+
+
+def _state_items(prefix, state, lstm):
+    if lstm:
+        return {f"{prefix}h": state[0], f"{prefix}c": state[1]}
+    return {f"{prefix}h": state}
+
+
+def run_ours(layer, x, h0, dy, dh_n, **backward_kwargs):
+    """Forward + backward from zeroed grads -> {name: array} of everything comparable."""
+    layer.zero_grad()
+    y, h_n = layer.forward(x, h0)
+    dx = layer.backward(dy, dh_n, **backward_kwargs)
+    result = {"y": y, "dx": dx}
+    result.update(_state_items("n_", h_n, is_lstm(layer)))
+    result.update(_state_items("grad_0", layer.grad_h0, is_lstm(layer)))
+    result.update({f"grad:{name}": grad.copy() for name, grad in layer.grads.items()})
+    return result
+
+
+def run_torch(module, x, h0, dy, dh_n, lstm):
+    """The same in torch; h0=None becomes explicit zeros so that its gradient exists."""
+    torch = _torch()
+    dtype = next(module.parameters()).dtype
+    leaf = lambda a: torch.tensor(np.asarray(a), dtype=dtype, requires_grad=True)  # noqa: E731
+    const = lambda a: torch.tensor(np.asarray(a), dtype=dtype)  # noqa: E731
+    if h0 is None:
+        shape = (dh_n[0] if lstm else dh_n).shape
+        h0 = (np.zeros(shape), np.zeros(shape)) if lstm else np.zeros(shape)
+    xt = leaf(x)
+    h0t = (leaf(h0[0]), leaf(h0[1])) if lstm else leaf(h0)
+    y, h_n = module(xt, h0t)
+    loss = (y * const(dy)).sum()
+    if lstm:
+        loss = loss + (h_n[0] * const(dh_n[0])).sum() + (h_n[1] * const(dh_n[1])).sum()
+    else:
+        loss = loss + (h_n * const(dh_n)).sum()
+    module.zero_grad()
+    loss.backward()
+    numpy = lambda t: t.detach().numpy()  # noqa: E731
+    result = {"y": numpy(y), "dx": numpy(xt.grad)}
+    result.update(_state_items("n_", tuple(map(numpy, h_n)) if lstm else numpy(h_n), lstm))
+    grad0 = (numpy(h0t[0].grad), numpy(h0t[1].grad)) if lstm else numpy(h0t.grad)
+    result.update(_state_items("grad_0", grad0, lstm))
+    result.update({f"grad:{name}": numpy(p.grad) for name, p in module.named_parameters()})
+    return result
+
+
+# ---- comparisons that print both sides ------------------------------------------------------
+def relative_error(ours, theirs):
+    """max|a - b| / max|b| (absolute error when b is all zeros)."""
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    scale = np.abs(theirs).max() if theirs.size else 0.0
+    diff = np.abs(ours - theirs).max() if theirs.size else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+def _side_by_side(ours, theirs, name, err):
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    k = int(np.argmax(np.abs(ours - theirs))) if ours.size else 0
+    return (f"{name}: rel err {err:.3e}  shape {ours.shape}\n"
+            f"    ours   first {np.array2string(ours.ravel()[:4], precision=10)}  worst[{k}] {ours.ravel()[k]:.12e}\n"
+            f"    theirs first {np.array2string(theirs.ravel()[:4], precision=10)}  worst[{k}] {theirs.ravel()[k]:.12e}")
+
+
+def assert_close(ours, theirs, name, tol=TORCH_TOL):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{name}: shape ours {ours.shape} != theirs {theirs.shape}"
+    err = relative_error(ours, theirs)
+    assert err < tol, _side_by_side(ours, theirs, name, err)
+
+
+def assert_all_close(ours: dict, theirs: dict, tol=TORCH_TOL):
+    """Every entry of `theirs` has a match in `ours`; all failures reported together."""
+    assert set(ours) == set(theirs), f"keys differ: ours only {set(ours) - set(theirs)}, " \
+                                     f"theirs only {set(theirs) - set(ours)}"
+    failures = []
+    for name in sorted(theirs):
+        a, b = np.asarray(ours[name]), np.asarray(theirs[name])
+        if a.shape != b.shape:
+            failures.append(f"{name}: shape ours {a.shape} != theirs {b.shape}")
+            continue
+        err = relative_error(a, b)
+        if not err < tol:
+            failures.append(_side_by_side(a, b, name, err))
+    assert not failures, "\n".join(failures)
+
+
+SHAPES = dict(input_size=3, hidden_size=3)
+T, B = 4, 2
+
+# ---- 1. parity with torch (float64) ------------------------------------------------------------
+@pytest.mark.parametrize("with_h0", [True, False], ids=["h0", "no_h0"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_outputs_and_every_gradient_match_torch_given_our_weights(cell, num_layers, bidirectional, with_h0):
+    layer = make_layer(cell, num_layers=num_layers, bidirectional=bidirectional, seed=1, **SHAPES)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=2, with_h0=with_h0)
+    assert_all_close(run_ours(layer, x, h0, dy, dh_n), run_torch(module, x, h0, dy, dh_n, is_lstm(layer)))
+
+
+@pytest.mark.parametrize("with_h0", [True, False], ids=["h0", "no_h0"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_outputs_and_every_gradient_match_torch_given_torchs_weights(cell, num_layers, bidirectional, with_h0):
+    torch = _torch()
+    layer = make_layer(cell, num_layers=num_layers, bidirectional=bidirectional, seed=1, **SHAPES)
+    torch.manual_seed(3)
+    module = make_torch(layer)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in module.state_dict().items()})
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=4, with_h0=with_h0)
+    assert_all_close(run_ours(layer, x, h0, dy, dh_n), run_torch(module, x, h0, dy, dh_n, is_lstm(layer)))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_parameter_names_and_shapes_are_torchs(cell):
+    layer = make_layer(cell, num_layers=2, bidirectional=True, **SHAPES)
+    module = make_torch(layer)
+    theirs = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    assert {k: v.shape for k, v in layer.params.items()} == theirs
+    assert {k: v.shape for k, v in layer.grads.items()} == theirs
+
+
+# ---- 2. finite differences (float64) ----------------------------------------------------------
+def _fd_check(layer, x, h0, dy, dh_n, before_forward=lambda: None):
+    """Central differences of L = sum(y*R) + sum(h_n*S) [+ sum(c_n*S_c)] over every
+    parameter, x and the initial state, against our backward."""
+    lstm = is_lstm(layer)
+    before_forward()
+    ours = run_ours(layer, x, h0, dy, dh_n)
+
+    def loss():
+        before_forward()
+        y, h_n = layer.forward(x, h0)
+        total = float((y * dy).sum())
+        if lstm:
+            return total + float((h_n[0] * dh_n[0]).sum() + (h_n[1] * dh_n[1]).sum())
+        return total + float((h_n * dh_n).sum())
+
+    params = dict(layer.params, x=x)
+    grads = {name: ours[f"grad:{name}"] for name in layer.params}
+    grads["x"] = ours["dx"]
+    params.update(_state_items("state0_", h0, lstm))  # perturbed in place: forward reads these arrays
+    grads.update(_state_items("state0_", (ours["grad_0h"], ours["grad_0c"]) if lstm else ours["grad_0h"], lstm))
+    assert_gradients(params, grads, loss, threshold=FD_TOL, eps=FD_EPS)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS + ["rnn_sigmoid"])  # sigmoid: not in torch.nn, so only checked here
+def test_backward_agrees_with_central_differences(cell, num_layers, bidirectional):
+    if cell not in ENGINE_CELLS:
+        pytest.skip(f"{cell} is not an engine cell")
+    layer = make_layer(cell, num_layers=num_layers, bidirectional=bidirectional, seed=5, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=6)
+    _fd_check(layer, x, h0, dy, dh_n)
+
+
+# ---- 3. dropout between layers ---------------------------------------------------------------------
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_training_dropout_gradient_agrees_with_central_differences_under_fixed_masks(cell, bidirectional):
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, dropout=0.4, seed=7, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=8)
+
+    def reseed():
+        layer.rng = np.random.default_rng(123)  # the same masks on every forward
+
+    reseed()
+    y_train, _ = layer.forward(x, h0)
+    y_eval, _ = layer.eval().forward(x, h0)
+    layer.train()
+    assert not np.allclose(y_train, y_eval), "dropout=0.4 in training should change the output"
+    _fd_check(layer, x, h0, dy, dh_n, before_forward=reseed)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_in_eval_mode_dropout_is_off_and_output_equals_torchs_eval_output(cell, bidirectional):
+    torch = _torch()
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, dropout=0.5, seed=9, **SHAPES)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    layer.eval()
+    module.eval()
+    x, h0, _, _ = make_problem(layer, T, B, seed=10)
+    y, h_n = layer.forward(x, h0)
+    hx = tuple(torch.from_numpy(s) for s in h0) if is_lstm(layer) else torch.from_numpy(h0)
+    with torch.no_grad():
+        y_t, h_n_t = module(torch.from_numpy(x), hx)
+    assert_close(y, y_t.numpy(), "y")
+    assert_close(h_n[0] if is_lstm(layer) else h_n, (h_n_t[0] if is_lstm(layer) else h_n_t).numpy(), "h_n")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_dropout_does_not_apply_after_the_last_layer(cell):
+    one_layer = make_layer(cell, num_layers=1, dropout=0.5, seed=11, **SHAPES)
+    x, h0, _, _ = make_problem(one_layer, T, B, seed=12)
+    y_train, h_train = one_layer.forward(x, h0)
+    y_eval, h_eval = one_layer.eval().forward(x, h0)
+    np.testing.assert_array_equal(y_train, y_eval)
+    # two layers: the top layer's outputs are never zeroed (a mask on them would zero ~half)
+    two_layers = make_layer(cell, num_layers=2, dropout=0.5, seed=11, **SHAPES)
+    x, h0, _, _ = make_problem(two_layers, T, B, seed=12)
+    y_two, _ = two_layers.forward(x, h0)
+    y_two = y_two.copy()
+    assert np.count_nonzero(y_two == 0) == 0 or cell == "rnn_relu"
+    assert not np.allclose(y_two, two_layers.eval().forward(x, h0)[0]), "dropout between layers had no effect"
+
+
+# ---- 4. truncated BPTT ------------------------------------------------------------------------------
+def truncated_reference(layer, x, h0, dy, k, dh_n=None):
+    """Sum over output steps t of the FULL gradient of loss_t = sum(y_t * dy_t), computed
+    by running forward over [max(0, t-k), t] only, from the state reached before that
+    window (held constant); dh_n joins the loss of the last step."""
+    lstm = is_lstm(layer)
+    steps = x.shape[0]
+    if h0 is None:
+        h0 = layer.init_state(x.shape[1])
+    layer.zero_grad()
+    dx = np.zeros_like(x)
+    grad_h0 = [np.zeros_like(s) for s in (h0 if lstm else (h0,))]
+    for t in range(steps):
+        start = max(0, t - k)
+        state = h0 if start == 0 else layer.forward(x[:start], h0)[1]  # detached: a plain array
+        window_dy = np.zeros_like(dy[start:t + 1])  # (t-start+1, B, H)
+        window_dy[-1] = dy[t]
+        layer.forward(x[start:t + 1], state)
+        dx[start:t + 1] += layer.backward(window_dy, dh_n if t == steps - 1 else None)
+        if start == 0:
+            for total, g in zip(grad_h0, layer.grad_h0 if lstm else (layer.grad_h0,)):
+                total += g
+    result = {"dx": dx, "grad_0h": grad_h0[0]}
+    if lstm:
+        result["grad_0c"] = grad_h0[1]
+    result.update({f"grad:{name}": grad.copy() for name, grad in layer.grads.items()})
+    return result
+
+
+def _gradients_only(result):
+    return {k: v for k, v in result.items() if k == "dx" or k.startswith("grad")}
+
+
+@pytest.mark.parametrize("with_dh_n", [False, True], ids=["dy_only", "dy_and_dh_n"])
+@pytest.mark.parametrize("k", [0, 1, 3, 5, 9])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_truncated_backward_equals_the_sum_of_windowed_full_gradients(cell, k, with_dh_n):
+    steps = 5
+    layer = make_layer(cell, seed=13, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, steps, B, seed=14)
+    dh_n = dh_n if with_dh_n else None
+    ours = _gradients_only(run_ours(layer, x, h0, dy, dh_n, bptt_truncate=k))
+    reference = truncated_reference(make_layer(cell, seed=13, **SHAPES), x, h0, dy, k, dh_n)
+    assert_all_close(ours, reference, tol=1e-12)
+
+
+def _direction_as_unidirectional(layer, direction):
+    """A one-layer unidirectional copy of one direction of a one-layer bidirectional layer."""
+    uni = make_layer(f"{layer.cell_name}_{layer.nonlinearity}" if layer.cell_name == "rnn" else layer.cell_name,
+                     layer.input_size, layer.hidden_size, bias=layer.bias)
+    suffix = "_reverse" if direction else ""
+    uni.load_state_dict({name: layer.params[name + suffix] for name in uni.params})
+    return uni
+
+
+@pytest.mark.parametrize("k", [0, 1, 3])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_bidirectional_truncation_truncates_each_direction_in_its_own_time_order(cell, k):
+    """The reverse direction is a unidirectional layer over reversed time, truncated the same way."""
+    steps, lstm = 5, cell == "lstm"
+    layer = make_layer(cell, bidirectional=True, seed=43, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, steps, B, seed=44)
+    ours = _gradients_only(run_ours(layer, x, h0, dy, dh_n, bptt_truncate=k))
+    H = layer.hidden_size
+    expected = {"dx": np.zeros_like(x)}
+    grad0 = []
+    for direction in (0, 1):
+        time = slice(None, None, -1 if direction else 1)
+        pick = lambda state: state[direction:direction + 1]  # noqa: E731  (1, B, H)
+        reference = truncated_reference(
+            _direction_as_unidirectional(layer, direction), x[time], (pick(h0[0]), pick(h0[1])) if lstm else pick(h0),
+            dy[time][:, :, direction * H:(direction + 1) * H], k,
+            (pick(dh_n[0]), pick(dh_n[1])) if lstm else pick(dh_n))
+        expected["dx"] += reference["dx"][time]
+        grad0.append(reference)
+        suffix = "_reverse" if direction else ""
+        expected.update({f"{name}{suffix}": g for name, g in reference.items() if name.startswith("grad:")})
+    for key in ("grad_0h", "grad_0c") if lstm else ("grad_0h",):
+        expected[key] = np.concatenate([grad0[0][key], grad0[1][key]])
+    assert_all_close(ours, expected, tol=1e-12)
+
+
+@pytest.mark.parametrize("k", [0, 1])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_short_truncation_differs_from_full_backprop(cell, k):
+    layer = make_layer(cell, seed=15, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, 5, B, seed=16)
+    truncated = run_ours(layer, x, h0, dy, dh_n, bptt_truncate=k)
+    full = run_ours(layer, x, h0, dy, dh_n)
+    assert relative_error(truncated["grad:weight_hh_l0"], full["grad:weight_hh_l0"]) > 1e-3
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 4])  # k = T-1, T, T+4
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (2, True)], ids=["1uni", "1bi", "2bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_truncation_at_least_T_minus_1_equals_full_backprop(cell, num_layers, bidirectional, extra):
+    steps = 5
+    layer = make_layer(cell, num_layers=num_layers, bidirectional=bidirectional, seed=17, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, steps, B, seed=18)
+    full = _gradients_only(run_ours(layer, x, h0, dy, dh_n))
+    truncated = _gradients_only(run_ours(layer, x, h0, dy, dh_n, bptt_truncate=steps + extra))
+    assert_all_close(truncated, full, tol=1e-12)
+
+
+def test_negative_truncation_is_rejected():
+    layer = make_layer("gru", **SHAPES)
+    x, h0, dy, _ = make_problem(layer, T, B)
+    layer.forward(x, h0)
+    with pytest.raises(ValueError, match="bptt_truncate"):
+        layer.backward(dy, bptt_truncate=-1)
+
+
+# ---- 5. carrying state across windows ----------------------------------------------------------------
+@pytest.mark.parametrize("bidirectional", [False], ids=["uni"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_two_windows_with_carried_state_equal_one_run_over_the_whole_sequence(cell, num_layers, bidirectional):
+    layer = make_layer(cell, num_layers=num_layers, seed=19, **SHAPES)
+    x, h0, _, _ = make_problem(layer, 5, B, seed=20)
+    y_whole, h_whole = layer.forward(x, h0)
+    y_whole = y_whole.copy()
+    y_first, h_mid = layer.forward(x[:2], h0)
+    y_first = y_first.copy()
+    y_second, h_end = layer.forward(x[2:], h_mid)
+    assert_close(np.concatenate([y_first, y_second]), y_whole, "y", tol=1e-14)
+    for ours, theirs, name in zip(h_end if is_lstm(layer) else (h_end,),
+                                  h_whole if is_lstm(layer) else (h_whole,), ("h_n", "c_n")):
+        assert_close(ours, theirs, name, tol=1e-14)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_grad_h0_of_the_second_window_fed_as_dh_n_of_the_first_gives_full_gradients(cell, num_layers):
+    first = make_layer(cell, num_layers=num_layers, seed=21, **SHAPES)
+    second = make_layer(cell, num_layers=num_layers, seed=21, **SHAPES)
+    whole = make_layer(cell, num_layers=num_layers, seed=21, **SHAPES)
+    x, h0, dy, dh_n = make_problem(whole, 5, B, seed=22)
+    expected = _gradients_only(run_ours(whole, x, h0, dy, dh_n))
+    for layer in (first, second):
+        layer.zero_grad()
+    _, h_mid = first.forward(x[:2], h0)
+    second.forward(x[2:], h_mid)
+    dx_second = second.backward(dy[2:], dh_n)
+    dx_first = first.backward(dy[:2], second.grad_h0)
+    got = {"dx": np.concatenate([dx_first, dx_second])}
+    got.update(_state_items("grad_0", first.grad_h0, is_lstm(first)))
+    got.update({f"grad:{n}": first.grads[n] + second.grads[n] for n in first.grads})
+    assert_all_close(got, expected, tol=1e-12)
+
+
+# ---- 6. edge shapes and errors ---------------------------------------------------------------------------
+@pytest.mark.parametrize("steps,batch", [(1, 1), (1, 3), (5, 1)], ids=["T1B1", "T1B3", "T5B1"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_single_step_and_single_sequence_batches_match_torch(cell, bidirectional, steps, batch):
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, seed=23, **SHAPES)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    x, h0, dy, dh_n = make_problem(layer, steps, batch, seed=24)
+    ours = run_ours(layer, x, h0, dy, dh_n)
+    assert ours["y"].shape == (steps, batch, layer.num_directions * layer.hidden_size)
+    assert_all_close(ours, run_torch(module, x, h0, dy, dh_n, is_lstm(layer)))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_without_biases_layers_have_only_weights_and_match_torch(cell, bidirectional):
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, bias=False, seed=25, **SHAPES)
+    assert not any(name.startswith("bias") for name in layer.params)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=26)
+    assert_all_close(run_ours(layer, x, h0, dy, dh_n), run_torch(module, x, h0, dy, dh_n, is_lstm(layer)))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_without_biases_backward_agrees_with_central_differences(cell):
+    layer = make_layer(cell, num_layers=2, bidirectional=True, bias=False, seed=27, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, 3, B, seed=28)
+    _fd_check(layer, x, h0, dy, dh_n)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_init_state_is_zeros_in_the_shape_forward_takes_and_is_the_default(cell):
+    layer = make_layer(cell, num_layers=2, bidirectional=True, seed=29, **SHAPES)
+    state = layer.init_state(3)
+    parts = state if is_lstm(layer) else (state,)
+    assert isinstance(state, tuple) == is_lstm(layer)
+    for part in parts:
+        assert part.shape == (4, 3, layer.hidden_size) and part.dtype == layer.dtype and not part.any()
+    x, _, _, _ = make_problem(layer, T, 3, seed=30)
+    y_default, _ = layer.forward(x)
+    y_default = y_default.copy()
+    np.testing.assert_array_equal(layer.forward(x, state)[0], y_default)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_wrong_input_shapes_raise_value_errors_that_name_the_expected_shape(cell):
+    layer = make_layer(cell, num_layers=2, seed=31, **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B, seed=32)
+    with pytest.raises(ValueError, match=r"input must have shape \(T, B, 3\)"):
+        layer.forward(np.zeros((T, B, 4)))
+    with pytest.raises(ValueError, match="input must have shape"):
+        layer.forward(np.zeros((T, 3)))
+    bad = np.zeros((2, B + 1, layer.hidden_size))
+    with pytest.raises(ValueError, match=r"h0 (for an LSTM )?must"):
+        layer.forward(x, (bad, bad) if is_lstm(layer) else bad)
+
+
+def test_lstm_h0_that_is_not_a_pair_raises_a_value_error():
+    layer = make_layer("lstm", **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B)
+    with pytest.raises(ValueError, match=r"pair \(h, c\)"):
+        layer.forward(x, h0[0])
+    with pytest.raises(ValueError, match=r"pair \(h, c\)"):
+        layer.forward(x, (h0[0], h0[1], h0[1]))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_before_forward_raises(cell):
+    layer = make_layer(cell, **SHAPES)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros((T, B, layer.hidden_size)))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_dy_of_the_wrong_shape_raises_a_value_error(cell):
+    layer = make_layer(cell, bidirectional=True, **SHAPES)
+    x, h0, dy, _ = make_problem(layer, T, B)
+    layer.forward(x, h0)
+    with pytest.raises(ValueError, match="dy must have shape"):
+        layer.backward(dy[:, :, : layer.hidden_size])
+
+
+@pytest.mark.parametrize("kwargs", [dict(hidden_size=0), dict(num_layers=0), dict(dropout=1.0),
+                                    dict(dropout=-0.1)], ids=["hidden0", "layers0", "dropout1", "dropout_neg"])
+def test_invalid_constructor_arguments_raise_value_errors(kwargs):
+    args = dict(input_size=3, hidden_size=4, num_layers=1, dropout=0.0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match="must"):
+        RECURRENT["gru"](args.pop("input_size"), args.pop("hidden_size"), **args)
+
+
+def test_an_unknown_rnn_nonlinearity_raises_a_value_error():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        RECURRENT["rnn"](3, 4, nonlinearity="softsign")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradients_add_up_across_backward_calls_until_zeroed(cell):
+    layer = make_layer(cell, num_layers=2, seed=33, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=34)
+    once = run_ours(layer, x, h0, dy, dh_n)
+    layer.forward(x, h0)
+    layer.backward(dy, dh_n)  # no zero_grad: adds a second copy
+    for name, grad in layer.grads.items():
+        assert_close(grad, 2 * once[f"grad:{name}"], name, tol=1e-14)
+    layer.zero_grad()
+    assert not any(grad.any() for grad in layer.grads.values())
+
+
+# ---- 7. recorded hidden-state gradients -----------------------------------------------------------------
+def test_with_zero_recurrence_only_the_last_step_hidden_grad_is_nonzero():
+    layer = make_layer("rnn_tanh", seed=35, **SHAPES)
+    layer.params["weight_hh_l0"][...] = 0
+    layer.record_hidden_grads = True
+    x, h0, dy, _ = make_problem(layer, T, B, seed=36)
+    dy[:-1] = 0
+    layer.forward(x, h0)
+    layer.backward(dy)
+    recorded = layer.hidden_grads[(0, 0)]  # (T, B, H)
+    assert recorded.shape == (T, B, layer.hidden_size)
+    assert not recorded[:-1].any()
+    np.testing.assert_array_equal(recorded[-1], dy[-1])
+
+
+def torch_unrolled_hidden_grads(layer, x, h0, dy, dh_n):
+    """dL/dh_t per direction from an unrolled torch cell loop with retained grads."""
+    torch = _torch()
+    lstm = is_lstm(layer)
+    steps, hidden = x.shape[0], layer.hidden_size
+    cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[layer.cell_name]
+    kwargs = dict(nonlinearity=layer.nonlinearity) if layer.cell_name == "rnn" else {}
+    xt = torch.from_numpy(x)
+    loss, hidden_states = 0.0, {}
+    for direction in range(layer.num_directions):
+        suffix = "_reverse" if direction else ""
+        cell = cls(layer.input_size, hidden, dtype=torch.float64, **kwargs)
+        cell.load_state_dict({kind: torch.from_numpy(layer.params[f"{kind}_l0{suffix}"])
+                              for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        h = torch.from_numpy(h0[0][direction] if lstm else h0[direction])
+        c = torch.from_numpy(h0[1][direction]) if lstm else None
+        states = {}
+        for t in (reversed(range(steps)) if direction else range(steps)):
+            if lstm:
+                h, c = cell(xt[t], (h, c))
+            else:
+                h = cell(xt[t], h)
+            h.retain_grad()
+            states[t] = h
+            loss = loss + (h * torch.from_numpy(dy[t, :, direction * hidden:(direction + 1) * hidden])).sum()
+        loss = loss + (h * torch.from_numpy(dh_n[0][direction] if lstm else dh_n[direction])).sum()
+        if lstm:
+            loss = loss + (c * torch.from_numpy(dh_n[1][direction])).sum()
+        hidden_states[direction] = states
+    loss.backward()
+    return {(0, d): np.stack([s[t].grad.numpy() for t in range(steps)]) for d, s in hidden_states.items()}
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_recorded_hidden_grads_equal_torchs_retained_grads_of_an_unrolled_cell_loop(cell, bidirectional):
+    layer = make_layer(cell, bidirectional=bidirectional, seed=37, **SHAPES)
+    layer.record_hidden_grads = True
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=38)
+    layer.forward(x, h0)
+    layer.backward(dy, dh_n)
+    expected = torch_unrolled_hidden_grads(layer, x, h0, dy, dh_n)
+    assert set(layer.hidden_grads) == set(expected)
+    for key, theirs in expected.items():
+        assert_close(layer.hidden_grads[key], theirs, f"hidden_grads{key}")
+
+
+def test_hidden_grads_are_recorded_for_every_layer_and_direction_only_when_asked():
+    layer = make_layer("lstm", num_layers=2, bidirectional=True, seed=39, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=40)
+    layer.forward(x, h0)
+    layer.backward(dy, dh_n)
+    assert layer.hidden_grads == {}
+    layer.record_hidden_grads = True
+    layer.forward(x, h0)
+    layer.backward(dy, dh_n)
+    assert set(layer.hidden_grads) == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    # the top layer's recorded dL/dh_t is dy plus what flows back from later steps; at the
+    # last processed step of each direction that is dy_t + dh_n
+    H = layer.hidden_size
+    np.testing.assert_allclose(layer.hidden_grads[(1, 0)][-1], dy[-1, :, :H] + dh_n[0][2], rtol=1e-14)
+    np.testing.assert_allclose(layer.hidden_grads[(1, 1)][0], dy[0, :, H:] + dh_n[0][3], rtol=1e-14)
+
+
+# ---- 8. properties -----------------------------------------------------------------------------------------
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(cell=st.sampled_from(CELLS), steps=st.integers(1, 4), batch=st.integers(1, 3),
+       input_size=st.integers(1, 4), hidden_size=st.integers(1, 4), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), with_h0=st.booleans(), seed=st.integers(0, 2**16))
+def test_any_small_configuration_matches_torch_in_float64(cell, steps, batch, input_size, hidden_size,
+                                                           num_layers, bidirectional, with_h0, seed):
+    _torch()
+    layer = make_layer(cell, input_size, hidden_size, num_layers, bidirectional, seed=seed)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    x, h0, dy, dh_n = make_problem(layer, steps, batch, seed=seed + 1, with_h0=with_h0)
+    assert_all_close(run_ours(layer, x, h0, dy, dh_n), run_torch(module, x, h0, dy, dh_n, is_lstm(layer)))
+
+
+# ---- 9. float32 by default -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_float32_is_the_default_and_stays_close_to_torch_float32(cell, bidirectional):
+    torch = _torch()
+    kind, _, nonlinearity = cell.partition("_")
+    kwargs = dict(nonlinearity=nonlinearity) if kind == "rnn" else {}
+    layer = RECURRENT[kind](3, 4, num_layers=2, bidirectional=bidirectional, seed=41, **kwargs)
+    assert all(p.dtype == np.float32 for p in layer.params.values())
+    module = make_torch(layer, dtype=torch.float32)
+    copy_weights_to_torch(layer, module)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=42)
+    ours = run_ours(layer, x.astype(np.float64), h0, dy, dh_n)  # float64 input is converted
+    for name in ("y", "dx", "n_h", "grad_0h"):
+        assert ours[name].dtype == np.float32, name
+    assert all(grad.dtype == np.float32 for grad in layer.grads.values())
+    theirs = run_torch(module, x, h0, dy, dh_n, is_lstm(layer))
+    for name in ("y", "n_h", "n_c") if is_lstm(layer) else ("y", "n_h"):
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    for name in theirs:  # gradients: float32 rounding accumulates over steps and layers
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-3, atol=1e-5, err_msg=name)
