@@ -113,7 +113,8 @@ class CharLM(LanguageModelTask):
         return (first,)
 
     def samples(self, seed: int) -> Dict[str, str]:
-        o, rng = self.options, np.random.default_rng([o.seed, 2, seed])
+        o = self.options
+        rng = np.random.default_rng([o.seed, 2, seed])
         return {prefix: generate(self.model, self.vocab, prefix, o.sample_length, temperature=o.temperature,
                                  greedy=o.temperature == 0, rng=rng, unknown="skip")
                 for prefix in self.sample_prefixes()}
