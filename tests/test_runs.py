@@ -1,0 +1,268 @@
+"""Runs as a user sees them: the CLI, run folders, exact resume, generation, and bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnlab import api
+from rnnlab.checkpoint import load_checkpoint, split_prefix
+from rnnlab.cli import main
+from rnnlab.train import LossNotFinite, Trainer, TrainingStopped
+
+TINY = dict(max_chars=3000, hidden=16, seq_len=10, batch_size=4, sample_length=10)
+TINY_FLAGS = ["--max-chars", "3000", "--hidden", "16", "--seq-len", "10", "--batch-size", "4",
+              "--sample-length", "10"]
+
+
+def final_weights(run_dir: Path) -> dict:
+    tensors, _ = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    return split_prefix(tensors, "model")
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "char"
+    api.train("charlm", run_dir=run_dir, quiet=True, epochs=2, **TINY)
+    return run_dir
+
+
+# ------------------------------------------------------------------------------ a run folder
+def test_a_training_run_writes_config_metrics_checkpoints_plot_and_a_json_last_line(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "charlm", *TINY_FLAGS, "--epochs", "2", "--run-dir", str(run_dir), "--quiet", "--json"]) == 0
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    final = json.loads(last_line)
+    assert final["run_dir"] == str(run_dir) and final["epochs"] == 2
+    assert np.isfinite(final["val_loss"]) and final["val_ppl"] == pytest.approx(np.exp(final["val_loss"]))
+    for name in ("config.json", "metrics.jsonl", "final.json", "curves.png",
+                 "checkpoints/last.safetensors", "checkpoints/best.safetensors"):
+        assert (run_dir / name).is_file(), name
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert json.loads((run_dir / "config.json").read_text())["options"]["hidden"] == 16
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    for name in ("a", "b"):
+        api.train("charlm", run_dir=tmp_path / name, quiet=True, epochs=1, **TINY)
+    assert_same_weights(final_weights(tmp_path / "a"), final_weights(tmp_path / "b"))
+
+
+def test_training_lowers_the_validation_loss(trained_run):
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["val_loss"] < np.log(40)  # below a uniform guess over the ~40 characters
+
+
+# ----------------------------------------------------------------------------------- resume
+def test_a_run_resumed_at_an_epoch_boundary_ends_with_the_same_weights(tmp_path):
+    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, epochs=3, sampling="random", dropout=0.2,
+              layers=2, **TINY)
+    api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, epochs=1, sampling="random", dropout=0.2,
+              layers=2, **TINY)
+    api.resume(tmp_path / "stopped", epochs=3, quiet=True)
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
+
+
+@pytest.mark.parametrize("sampling", ["consecutive", "random"])
+def test_a_run_stopped_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_path, monkeypatch, sampling):
+    settings = dict(TINY, epochs=2, sampling=sampling, dropout=0.1, layers=2, optimizer="adam")
+    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, **settings)
+
+    original = Trainer._train_epoch
+    calls = {"steps": 0}
+
+    def stop_after_some_steps(self):
+        step = self.task.train_step
+
+        def counted(batch):
+            calls["steps"] += 1
+            if calls["steps"] == 7:  # as if Ctrl-C arrived during step 7
+                self._request_stop(signal.SIGINT, None)
+            return step(batch)
+        self.task.train_step = counted
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", stop_after_some_steps)
+    with pytest.raises(TrainingStopped):
+        api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, **settings)
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    api.resume(tmp_path / "stopped", quiet=True)
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
+
+
+def test_ctrl_c_saves_a_checkpoint_and_prints_the_resume_command(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnlab", "train", "charlm", "--max-chars", "20000", "--hidden", "32",
+               "--epochs", "1000", "--run-dir", str(run_dir), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run_dir / "checkpoints" / "last.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"rnnlab train --resume {run_dir}" in stderr
+    _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    assert meta["step"] > 0
+
+
+def test_resuming_a_finished_run_without_more_epochs_is_a_usage_error(trained_run, capsys):
+    assert main(["train", "--resume", str(trained_run)]) == 2
+    assert "already finished" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- generate/evaluate
+def test_greedy_generation_is_deterministic_and_starts_with_the_prefix(trained_run, capsys):
+    outputs = []
+    for _ in range(2):
+        assert main(["generate", str(trained_run), "--prefix", "the", "--length", "20", "--greedy"]) == 0
+        outputs.append(capsys.readouterr().out)
+    text = api.generate(api.load(trained_run), "the", length=20, greedy=True)
+    assert text.startswith("the") and len(text) == 23
+    assert outputs[0] == outputs[1] == text + "\n"
+
+
+def test_sampling_with_a_seed_is_reproducible_and_top_k_works(trained_run):
+    task = api.load(trained_run)
+    a = api.generate(task, "a", length=30, temperature=0.8, top_k=3, seed=5)
+    b = api.generate(task, "a", length=30, temperature=0.8, top_k=3, seed=5)
+    assert a == b and len(a) == 31
+
+
+def test_evaluate_reports_perplexity_on_any_text_file(trained_run, tmp_path, capsys):
+    text = tmp_path / "some.txt"
+    text.write_text("the king is dead, long live the king\n" * 5)
+    assert main(["evaluate", str(trained_run), "--text", str(text), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["ppl"] > 1 and metrics["tokens"] == len(text.read_text())
+
+
+def test_evaluate_without_text_reports_the_validation_metrics(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert np.isfinite(metrics["val_loss"])
+
+
+# --------------------------------------------------------------------------------- bad input
+def run_cli(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.err.strip()
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ("not found",)),
+    (b"", ("empty",)),
+    (b"caf\xe9 au lait\n", ("UTF-8",)),
+])
+def test_a_bad_text_file_is_a_one_line_error(tmp_path, capsys, content, words):
+    path = tmp_path / "text.txt"
+    if content is not None:
+        path.write_bytes(content)
+    code, err = run_cli(["train", "charlm", "--text", str(path), "--run-dir", str(tmp_path / "r")], capsys)
+    assert_one_line_error(code, err, *words)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_text_too_short_for_one_batch_says_which_flag_to_change(tmp_path, capsys):
+    path = tmp_path / "short.txt"
+    path.write_text("hello world, this is short\n")
+    code, err = run_cli(["train", "charlm", "--text", str(path), "--run-dir", str(tmp_path / "r")], capsys)
+    assert_one_line_error(code, err, "--batch-size")
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--hidden", "0"], ("--hidden",)),
+    (["--lr", "-1"], ("--lr",)),
+    (["--dropout", "1.5"], ("--dropout",)),
+    (["--epochs", "0"], ("--epochs",)),
+    (["--clip", "-2"], ("--clip",)),
+    (["--cell", "lstm", "--nonlinearity", "sigmoid"], ("sigmoid",)),
+])
+def test_nonsense_hyperparameters_are_one_line_errors(tmp_path, capsys, flags, words):
+    code, err = run_cli(["train", "charlm", *flags, "--run-dir", str(tmp_path / "r")], capsys)
+    assert_one_line_error(code, err, *words)
+
+
+def test_a_prefix_with_unknown_characters_names_them_or_skips_them(trained_run, capsys):
+    code, err = run_cli(["generate", str(trained_run), "--prefix", "tΩhé", "--length", "5"], capsys)
+    assert_one_line_error(code, err, "'Ω'", "--unknown skip")
+    assert main(["generate", str(trained_run), "--prefix", "tΩh", "--length", "5", "--unknown", "skip"]) == 0
+
+
+def test_an_existing_run_is_never_overwritten_by_a_new_training(trained_run, capsys):
+    before = (trained_run / "checkpoints" / "last.safetensors").read_bytes()
+    code, err = run_cli(["train", "charlm", *TINY_FLAGS, "--run-dir", str(trained_run)], capsys)
+    assert_one_line_error(code, err, "--resume")
+    assert (trained_run / "checkpoints" / "last.safetensors").read_bytes() == before
+
+
+def test_a_corrupt_checkpoint_is_a_one_line_error_and_stays_as_it_was(trained_run, tmp_path, capsys):
+    run_dir = tmp_path / "copy"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.json").write_bytes((trained_run / "config.json").read_bytes())
+    garbage = b"\x00\x01 not a checkpoint at all"
+    for name in ("last", "best"):
+        (run_dir / "checkpoints" / f"{name}.safetensors").write_bytes(garbage)
+    for args in (["generate", str(run_dir), "--prefix", "a"], ["evaluate", str(run_dir)],
+                 ["train", "--resume", str(run_dir), "--epochs", "5"]):
+        code, err = run_cli(args, capsys)
+        assert_one_line_error(code, err, "corrupt")
+    assert (run_dir / "checkpoints" / "last.safetensors").read_bytes() == garbage
+
+
+def test_a_checkpoint_that_does_not_fit_its_config_is_a_one_line_error(trained_run, tmp_path, capsys):
+    other = tmp_path / "other"
+    api.train("charlm", run_dir=other, quiet=True, epochs=1, **dict(TINY, hidden=8))
+    run_dir = tmp_path / "mixed"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.json").write_bytes((trained_run / "config.json").read_bytes())
+    (run_dir / "checkpoints" / "last.safetensors").write_bytes(
+        (other / "checkpoints" / "last.safetensors").read_bytes())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["options"]["hidden"] == 16
+    code, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "9"], capsys)
+    assert_one_line_error(code, err, "does not match")
+
+
+def test_a_missing_run_folder_is_a_one_line_error(tmp_path, capsys):
+    code, err = run_cli(["generate", str(tmp_path / "nothing"), "--prefix", "a"], capsys)
+    assert_one_line_error(code, err, "no run folder")
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    api.train("charlm", run_dir=run_dir, quiet=True, epochs=1, **TINY)
+    good = (run_dir / "checkpoints" / "last.safetensors").read_bytes()
+    from rnnlab.tasks.charlm import CharLM
+
+    monkeypatch.setattr(CharLM, "train_step", lambda self, batch: (float("nan"), 1))
+    with pytest.raises(LossNotFinite, match="last good checkpoint"):
+        api.resume(run_dir, epochs=2, quiet=True)
+    assert (run_dir / "checkpoints" / "last.safetensors").read_bytes() == good
+
+
+def test_python_m_rnnlab_and_the_console_script_show_help():
+    for command in ([sys.executable, "-m", "rnnlab", "--help"], [sys.executable, "-m", "rnnlab", "train", "--help"]):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        assert result.returncode == 0 and "charlm" in result.stdout
