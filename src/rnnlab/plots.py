@@ -45,3 +45,52 @@ def plot_history(history: Sequence[dict], path: Path, title: str) -> Optional[Pa
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return Path(path)
+
+
+def plot_prediction(x: Sequence[float], truth: Sequence[float], prediction: Sequence[float], path: Path,
+                    title: str) -> Optional[Path]:
+    """A regression prediction against the truth along x (sincos: cos(x) predicted from sin(x))."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    figure, axis = plt.subplots(figsize=(8, 3.5))
+    axis.plot(x, truth, color="tab:red", label="truth")
+    axis.plot(x, prediction, color="tab:blue", linestyle="--", label="prediction")
+    axis.set_xlabel("x")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper right")
+    axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+def animate_predictions(x: Sequence[float], truth: Sequence[float], frames: Sequence[tuple], path: Path,
+                        title: str, fps: int = 2) -> Optional[Path]:
+    """A GIF with one frame per (epoch, prediction) pair: the prediction improving over training."""
+    plt = _pyplot()
+    if plt is None or not frames:
+        return None
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    figure, axis = plt.subplots(figsize=(8, 3.5))
+    axis.plot(x, truth, color="tab:red", label="truth")
+    (line,) = axis.plot(x, frames[0][1], color="tab:blue", linestyle="--", label="prediction")
+    low = min(min(truth), min(min(p) for _, p in frames))
+    high = max(max(truth), max(max(p) for _, p in frames))
+    axis.set_ylim(max(low, -3.0) - 0.1, min(high, 3.0) + 0.1)
+    axis.set_xlabel("x")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper right")
+
+    def draw(k):
+        epoch, prediction = frames[k]
+        line.set_ydata(prediction)
+        axis.set_title(f"{title}, epoch {epoch}")
+        return (line,)
+
+    animation = FuncAnimation(figure, draw, frames=len(frames), blit=False)
+    animation.save(str(path), writer=PillowWriter(fps=fps))
+    plt.close(figure)
+    return Path(path)
