@@ -1,0 +1,167 @@
+"""wordlm: stream (pytorch word_language_model) and sentence (WildML) modes, on tiny data."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rnnlab.api as api
+from rnnlab.checkpoint import load_checkpoint, split_prefix
+from rnnlab.cli import main
+from rnnlab.data import SENTENCE_END, SENTENCE_START
+from rnnlab.errors import UsageError
+from rnnlab.tasks import TASKS
+from rnnlab.tasks.wordlm import SentenceSampler, WordLM, WordLMOptions, split_tokenised_sentences
+
+TINY = dict(hidden=16, layers=1, batch_size=4, seq_len=8, sample_length=3)
+TINY_SENTENCE = dict(mode="sentence", hidden=8, vocab_size=10, max_sentences=40, eval_sentences=10,
+                     sample_length=3)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _lines(rng, n):
+    """Sentences from a tiny grammar, a few per line: predictable enough to learn in one epoch."""
+    subjects, verbs, objects = ["the cat", "a dog", "my friend", "he"], ["saw", "likes", "ate"], \
+        ["the fish", "a ball", "bread", "it"]
+    lines = []
+    for _ in range(n):
+        parts = [f"{subjects[rng.integers(4)]} {verbs[rng.integers(3)]} {objects[rng.integers(4)]} "
+                 f"{'.!?'[rng.integers(3)]}" for _ in range(rng.integers(1, 4))]
+        lines.append(" ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for split, n in (("train", 300), ("valid", 30), ("test", 30)):
+        (folder / f"{split}.txt").write_text(_lines(rng, n))
+    return folder
+
+
+def _weights(run_dir):
+    tensors, _ = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    return split_prefix(tensors, "model")
+
+
+# -- options and data --------------------------------------------------------------------
+
+def test_registered_and_stream_defaults_are_the_pytorch_example():
+    assert TASKS["wordlm"] is WordLM
+    o = WordLMOptions()
+    assert (o.mode, o.cell, o.layers, o.hidden, o.dropout, o.lr, o.clip, o.seq_len, o.batch_size, o.epochs) == \
+        ("stream", "lstm", 2, 200, 0.2, 20.0, 0.25, 35, 20, 6)
+    assert (o.optimizer, o.schedule, o.lr_factor, o.init, o.init_scale, o.tied) == \
+        ("sgd", "plateau", 0.25, "example", 0.1, False)
+
+
+def test_sentence_mode_defaults_are_wildml_and_flags_still_override():
+    o = WordLMOptions(mode="sentence")
+    assert (o.cell, o.hidden, o.lr, o.bptt_truncate, o.lr_factor, o.batch_size, o.vocab_size, o.clip) == \
+        ("rnn", 100, 0.005, 4, 0.5, 1, 8000, 0.0)
+    assert WordLMOptions(mode="sentence", hidden=200, bptt_truncate=10).hidden == 200
+    with pytest.raises(UsageError, match="--batch-size must be 1"):
+        WordLM(WordLMOptions(mode="sentence", batch_size=2), load_data=False)
+
+
+def test_shipped_benchmark_has_the_documented_vocabulary():
+    task = WordLM(WordLMOptions())
+    assert len(task.vocab) == 10_001 and "<eos>" in task.vocab
+    assert len(task.ids["train"]) > 600_000
+
+
+def test_sentences_split_on_end_marks_and_line_ends():
+    assert split_tokenised_sentences(['" hello ! " he said .', "no end mark"]) == [
+        [SENTENCE_START, '"', "hello", "!", '"', SENTENCE_END],
+        [SENTENCE_START, "he", "said", ".", SENTENCE_END],
+        [SENTENCE_START, "no", "end", "mark", SENTENCE_END]]
+
+
+def test_sentence_sampler_resumes_mid_epoch_with_the_same_order():
+    pairs = [(np.arange(n), np.arange(1, n + 1)) for n in range(1, 12)]
+    first = SentenceSampler(pairs, np.random.default_rng(5))
+    list(first.epoch())  # epoch 0
+    it = first.epoch()
+    seen = [next(it) for _ in range(4)]
+    state = first.state()
+    rest = [x for x, _ in it]
+    second = SentenceSampler(pairs, np.random.default_rng(99))
+    second.set_state(state)
+    assert [x.tolist() for x, _ in second.epoch()] == [x.tolist() for x in rest]
+    assert all(x.shape[1] == 1 for x, _ in seen) and second.epoch_index == 2
+
+
+@pytest.mark.parametrize("problem", ["missing_dir", "missing_file", "empty_file", "blank_file"])
+def test_bad_data_folder_is_a_usage_error(data_dir, problem):
+    if problem == "missing_dir":
+        folder = data_dir / "nope"
+    else:
+        folder = data_dir
+        if problem == "missing_file":
+            (data_dir / "valid.txt").unlink()
+        else:
+            (data_dir / "test.txt").write_text("" if problem == "empty_file" else "  \n\n")
+    with pytest.raises(UsageError) as error:
+        WordLM(WordLMOptions(data=str(folder), **TINY))
+    assert "\n" not in str(error.value)
+
+
+# -- model -------------------------------------------------------------------------------
+
+def test_example_init_touches_embedding_and_head_only(data_dir):
+    task = WordLM(WordLMOptions(data=str(data_dir), **TINY))
+    task.build_model()
+    p = task.model.params
+    assert np.abs(p["embedding.weight"]).max() <= 0.1 and np.abs(p["head.weight"]).max() <= 0.1
+    assert not p["head.bias"].any()
+    assert np.abs(p["rnn.weight_hh_l0"]).max() > 0.1  # PyTorch's U(+-1/sqrt(16)) kept
+
+
+def test_tied_weights_are_one_array(data_dir):
+    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, **TINY))
+    task.build_model()
+    model = task.model
+    assert model.head.params["weight"] is model.encoder.params["weight"]
+    assert "head.weight" not in model.params
+    result = api.train("wordlm", run_dir="tied", quiet=True, epochs=1, data=str(data_dir), tied=True, **TINY)
+    assert math.isfinite(result["test_ppl"])
+
+
+# -- training runs -----------------------------------------------------------------------
+
+def test_stream_mode_learns_in_one_epoch_and_reports_test_perplexity(data_dir):
+    result = api.train("wordlm", run_dir="stream", quiet=True, epochs=1, data=str(data_dir), **TINY)
+    assert result["val_ppl"] < result["vocab_size"] / 2
+    assert 1 < result["test_ppl"] < result["vocab_size"] / 2
+    assert math.isclose(result["test_ppl"], math.exp(result["test_loss"]))
+
+
+def test_sentence_mode_runs(data_dir):
+    result = api.train("wordlm", run_dir="sent", quiet=True, epochs=2, data=str(data_dir), **TINY_SENTENCE)
+    assert result["vocab_size"] == 11  # 10 tokens + UNKNOWN_TOKEN
+    assert math.isfinite(result["test_ppl"]) and result["val_ppl"] < 11
+    assert SENTENCE_END not in result["sample"].split()
+
+
+@pytest.mark.parametrize("settings", [dict(dropout=0.3, **TINY), TINY_SENTENCE], ids=["stream", "sentence"])
+def test_resume_ends_with_the_same_weights(data_dir, tmp_path, settings):
+    api.train("wordlm", run_dir=tmp_path / "straight", quiet=True, epochs=2, data=str(data_dir), **settings)
+    api.train("wordlm", run_dir=tmp_path / "resumed", quiet=True, epochs=1, data=str(data_dir), **settings)
+    api.resume(tmp_path / "resumed", epochs=2, quiet=True)
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_cli_smoke(data_dir, capsys):
+    code = main(["train", "wordlm", "--data", str(data_dir), "--hidden", "8", "--layers", "1", "--batch-size",
+                 "2", "--bptt", "5", "--epochs", "1", "--quiet", "--json", "--run-dir", "cli"])
+    assert code == 0 and '"test_ppl"' in capsys.readouterr().out
+    assert main(["train", "wordlm", "--data", "nowhere", "--quiet"]) == 2
