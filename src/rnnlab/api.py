@@ -52,7 +52,7 @@ def default_run_dir(task_name: str) -> Path:
 
 def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLike] = None, quiet: bool = False,
           progress: bool = True, tensorboard: Optional[str] = None, backend: str = "numpy",
-          device: str = "auto", **settings: Any) -> Dict[str, Any]:
+          device: str = "auto", amp: Optional[str] = None, **settings: Any) -> Dict[str, Any]:
     """Train a task in a new run folder; returns the final metrics (also in <run>/final.json)."""
     options = make_options(task_name, preset, **settings)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(task_name)
@@ -60,7 +60,7 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
         raise UsageError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
                          f"or choose another --run-dir")
     task = TASKS[task_name](options)
-    _build(task, backend, device)
+    _build(task, backend, device, amp)
     trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
                       is_writer=getattr(task.model, "is_writer", True))
     if trainer.is_writer:
@@ -73,7 +73,8 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
 
 
 def resume(run_dir: RunLike, epochs: Optional[int] = None, quiet: bool = False, progress: bool = True,
-           tensorboard: Optional[str] = None, backend: Optional[str] = None, device: str = "auto") -> Dict[str, Any]:
+           tensorboard: Optional[str] = None, backend: Optional[str] = None, device: str = "auto",
+           amp: Optional[str] = None) -> Dict[str, Any]:
     """Continue a stopped run exactly where it stopped (optionally for more epochs)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -83,7 +84,7 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, quiet: bool = False, 
         settings["epochs"] = epochs
     options = TASKS[config["task"]].Options(**settings)
     task = TASKS[config["task"]](options, vocab_json=meta.get("vocab"))
-    _build(task, backend or config.get("backend", "numpy"), device)
+    _build(task, backend or config.get("backend", "numpy"), device, amp)
     trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
                       is_writer=getattr(task.model, "is_writer", True))
     trainer.restore("last")
@@ -168,14 +169,20 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error") -> D
     return metrics
 
 
-def _build(task, backend: str, device: str) -> None:
+def _build(task, backend: str, device: str, amp: Optional[str] = None) -> None:
     if backend == "numpy":
+        if amp:
+            raise UsageError("--amp bf16 needs --backend torch on a CUDA device")
         task.build_model("numpy")
     else:
         from rnnlab.backends import require_backend
 
         require_backend(backend)
+        if getattr(task.options, "bptt_truncate", None) is not None:
+            raise UsageError("--bptt-truncate is a NumPy-engine feature; use --backend numpy, or shorten --seq-len")
         task.build_model(f"{backend}:{device}")
+        if amp:
+            task.model.enable_amp(amp)
 
 
 def _describe(trainer: Trainer, task, quiet: bool) -> None:

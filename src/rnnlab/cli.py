@@ -5,6 +5,8 @@
     rnnlab generate RUN --prefix TEXT ...        sample from a trained language model
     rnnlab evaluate RUN [--text PATH]            validation metrics, or perplexity on any text
     rnnlab gradcheck --cell lstm ...             finite differences against backprop
+    rnnlab gradients --cells rnn,lstm,gru        |dL/dh_t| per step back; weight scale; clipping
+    rnnlab export RUN --onnx PATH                a trained model as an ONNX file (needs torch)
 
 Bad input ends with one line on stderr and exit code 2; Ctrl-C saves and exits 130.
 """
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "and on PyTorch.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a task", description="Train a task. Tasks: " +
+    train = commands.add_parser("train", help="train a task: " + ", ".join(TASKS), description="Train a task. Tasks: " +
                                 ", ".join(f"{name} ({cls.__doc__.strip().splitlines()[0]})"
                                           for name, cls in TASKS.items()))
     train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--unknown", choices=("error", "skip"), default="error",
                           help="what to do with prefix symbols outside the vocabulary [error]")
     generate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    _add_engine_flags(generate)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run, or perplexity on a text file")
     evaluate.add_argument("run", metavar="RUN")
@@ -86,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--unknown", choices=("error", "skip"), default="error")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--json", action="store_true", help="last line of stdout: the metrics as JSON")
+    _add_engine_flags(evaluate)
+
+    export = commands.add_parser("export", help="export a trained model to ONNX (needs torch)")
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--onnx", required=True, metavar="PATH", help="the .onnx file to write")
+    export.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset version [17]")
 
     gradcheck = commands.add_parser("gradcheck", help="compare backprop with central finite differences")
     gradcheck.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
@@ -96,6 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="check truncated BPTT against its definition instead")
     gradcheck.add_argument("--threshold", type=float, default=1e-6, help="largest acceptable relative error [1e-6]")
     gradcheck.add_argument("--seed", type=int, default=0)
+
+    gradients = commands.add_parser("gradients", help="how far back the error reaches: |dL/dh_t| per step back",
+                                    description="For a unit error at the last step, the median norm of "
+                                    "dLoss/dh_t for every earlier t, at initialisation (and for trained runs); the "
+                                    "effect of W_hh's spectral radius; an exploding case with and without clipping.")
+    gradients.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells [rnn,lstm,gru]")
+    gradients.add_argument("--steps", type=int, default=100, help="sequence length T [100]")
+    gradients.add_argument("--hidden", type=int, default=64, help="hidden units [64]")
+    gradients.add_argument("--seeds", type=int, default=3, help="initialisations to take the median over [3]")
+    gradients.add_argument("--batch", type=int, default=16, help="sequences per seed [16]")
+    gradients.add_argument("--trained", metavar="RUN", action="append", default=[],
+                           help="also measure this trained run (repeatable)")
+    gradients.add_argument("--radii", default="0.9,1.0,1.1",
+                           help="spectral radii of W_hh for the tanh RNN ('' to skip) [0.9,1.0,1.1]")
+    gradients.add_argument("--forget-bias", type=float, default=None, help="also an LSTM with this forget bias")
+    gradients.add_argument("--clip-updates", type=int, default=150,
+                           help="updates of the exploding-gradient demo, with and without clipping (0: skip) [150]")
+    gradients.add_argument("--out", default="runs/gradients", help="folder for gradients.json and PNGs [runs/gradients]")
+    gradients.add_argument("--json", action="store_true", help="last line of stdout: the report as JSON")
     return parser
 
 
@@ -110,9 +139,16 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("numpy", "torch"), default=argparse.SUPPRESS,
                         help="engine to train on [numpy]")
     parser.add_argument("--device", default=argparse.SUPPRESS, help="torch device: auto|cpu|cuda|mps [auto]")
+    parser.add_argument("--amp", choices=("bf16",), default=argparse.SUPPRESS,
+                        help="torch on CUDA: train under bfloat16 autocast [off]")
 
 
-RUN_FLAGS = ("run_dir", "quiet", "json", "tensorboard", "backend", "device")
+def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("numpy", "torch"), default="numpy", help="engine to run on [numpy]")
+    parser.add_argument("--device", default="auto", help="torch device: auto|cpu|cuda|mps [auto]")
+
+
+RUN_FLAGS = ("run_dir", "quiet", "json", "tensorboard", "backend", "device", "amp")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -125,7 +161,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume:
             final = api.resume(args.resume, epochs=args.epochs, quiet=bool(run["quiet"]),
                                tensorboard=run["tensorboard"], backend=run["backend"],
-                               device=run["device"] or "auto")
+                               device=run["device"] or "auto", amp=run["amp"])
         else:
             if not args.task:
                 raise UsageError("name a task: rnnlab train TASK (see rnnlab train --help)")
@@ -135,7 +171,8 @@ def _train(args: argparse.Namespace) -> int:
                 settings["epochs"] = args.epochs
             final = api.train(args.task, preset=getattr(args, "preset", None), run_dir=run["run_dir"],
                               quiet=bool(run["quiet"]), tensorboard=run["tensorboard"],
-                              backend=run["backend"] or "numpy", device=run["device"] or "auto", **settings)
+                              backend=run["backend"] or "numpy", device=run["device"] or "auto", amp=run["amp"],
+                              **settings)
     except TrainingStopped as stop:
         print(f"\n{stop}\nresume with: rnnlab train --resume {shlex.quote(str(stop.run_dir))}", file=sys.stderr)
         return 130
@@ -156,7 +193,7 @@ def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from rnnlab import api
 
-    task = api.load(args.run, checkpoint=args.checkpoint)
+    task = api.load(args.run, checkpoint=args.checkpoint, backend=args.backend, device=args.device)
     print(api.generate(task, args.prefix, length=args.length, temperature=args.temperature, top_k=args.top_k,
                        greedy=args.greedy, seed=args.seed, unknown=args.unknown))
     return 0
@@ -165,9 +202,23 @@ def _generate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from rnnlab import api
 
-    task = api.load(args.run, checkpoint=args.checkpoint, load_data=args.text is None)
+    task = api.load(args.run, checkpoint=args.checkpoint, load_data=args.text is None, backend=args.backend,
+                    device=args.device)
     metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown)
     _print_final(metrics, args.json, False)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rnnlab import api
+    from rnnlab.backends import require_backend
+
+    require_backend("torch")
+    from rnnlab.backends.export import export_onnx
+
+    task = api.load(args.run, checkpoint=args.checkpoint, backend="torch", device="cpu")
+    path = export_onnx(task.model, args.onnx, opset=args.opset)
+    print(f"wrote {path}")
     return 0
 
 
@@ -177,13 +228,32 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return run_gradcheck(args)
 
 
+def _gradients(args: argparse.Namespace) -> int:
+    from rnnlab import gradients
+
+    try:
+        radii = [float(r) for r in args.radii.split(",") if r.strip()]
+    except ValueError:
+        raise UsageError(f"--radii must be comma-separated numbers, got {args.radii!r}") from None
+    report = gradients.run(cells=[c.strip() for c in args.cells.split(",") if c.strip()], steps=args.steps,
+                           hidden=args.hidden, seeds=args.seeds, batch=args.batch, trained=args.trained,
+                           radii=radii, forget_bias=args.forget_bias, clip_updates=args.clip_updates,
+                           out_dir=args.out)
+    print(gradients.format_report(report))
+    print(f"wrote {args.out}/gradients.json and plots")
+    if args.json:
+        print(json.dumps(report.to_json()))
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck}
+    handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck,
+                "export": _export, "gradients": _gradients}
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -41,11 +41,21 @@ class LossNotFinite(Exception):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def make_optimizer(options, params):
+def make_optimizer(options, params, model=None):
+    """The configured optimiser: the NumPy engine's, or torch.optim's for a torch model (same settings)."""
     kwargs = {"lr": options.lr, "weight_decay": options.weight_decay}
     if options.optimizer in ("sgd", "rmsprop"):
         kwargs["momentum"] = options.momentum
+    if getattr(model, "backend", "numpy") == "torch":
+        return model.make_optimizer(options.optimizer, **kwargs)
     return OPTIMIZERS[options.optimizer](params, **kwargs)
+
+
+def clip_gradients(model, max_norm: float) -> float:
+    """Scale the model's gradients to global L2 norm <= max_norm (torch's clip_grad_norm_ for torch models)."""
+    if getattr(model, "backend", "numpy") == "torch":
+        return model.clip_grad_norm(max_norm)
+    return clip_grad_norm(model.grads, max_norm)
 
 
 def make_schedule(options, optimizer, steps_per_epoch: int):
@@ -64,11 +74,12 @@ class Trainer:
     def __init__(self, task: Task, run_dir: Path, quiet: bool = False, progress: bool = True,
                  tensorboard: Optional[str] = None, is_writer: bool = True) -> None:
         self.task, self.run_dir, self.quiet = task, Path(run_dir), quiet
+        task.run_dir = self.run_dir  # where a task may write its own files (plots)
         self.show_progress = progress and not quiet
         self.is_writer = is_writer  # data-parallel ranks other than 0 write nothing
         self.model = task.model
         self.sampler = task.sampler()
-        self.optimizer = make_optimizer(task.options, self.model.params)
+        self.optimizer = make_optimizer(task.options, self.model.params, self.model)
         self.schedule = make_schedule(task.options, self.optimizer, len(self.sampler))
         self.epoch, self.step, self.seconds = 0, 0, 0.0
         self.best_val: Optional[float] = None
@@ -121,8 +132,9 @@ class Trainer:
         if self.schedule is not None and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
         self.sampler.set_state(meta["sampler"])
-        for rng_name, rng in self.model.rngs().items():
-            rng.bit_generator.state = meta["rngs"][rng_name]
+        if meta.get("backend", "numpy") == getattr(self.model, "backend", "numpy"):  # engines draw differently
+            for rng_name, rng in self.model.rngs().items():
+                rng.bit_generator.state = meta["rngs"][rng_name]
         self.task.load_extra_arrays(split_prefix(tensors, "extra"))
         self.epoch, self.step, self.seconds = meta["epoch"], meta["step"], meta["seconds"]
         self.best_val, self.history = meta["best_val"], meta["history"]
@@ -175,7 +187,7 @@ class Trainer:
                     f"try a lower --lr or a smaller --clip")
             # clip, update
             if options.clip > 0:
-                clip_grad_norm(model.grads, options.clip)
+                clip_gradients(model, options.clip)
             self.optimizer.step(model.grads)
             if options.schedule == "cosine":
                 self.schedule.step()

@@ -101,7 +101,8 @@ class CharLM(LanguageModelTask):
     def make_sampler(self):
         o = self.options
         kind = RandomWindows if o.sampling == "random" else ConsecutiveWindows
-        return kind(self.train_ids, o.seq_len, o.batch_size, rng=np.random.default_rng([o.seed, 1]))
+        return kind(self.train_ids, o.seq_len, o.batch_size, rng=np.random.default_rng([o.seed, 1]),
+                    **self.data_shard())
 
     def evaluate(self) -> Dict[str, float]:
         return self.perplexity_metrics("val", self.stream_loss(self.val_ids, self.options.batch_size))

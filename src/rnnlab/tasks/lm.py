@@ -66,6 +66,11 @@ class LanguageModelTask(Task):
     def make_sampler(self):
         raise NotImplementedError
 
+    def data_shard(self) -> Dict[str, int]:
+        """`rank=`, `world_size=` for the training sampler in data-parallel runs (torchrun), else {}."""
+        world_size = getattr(self.model, "world_size", 1)
+        return {"rank": self.model.rank, "world_size": world_size} if world_size > 1 else {}
+
     # -- evaluation ------------------------------------------------------------------------
     def stream_loss(self, ids: np.ndarray, batch_size: int) -> float:
         """Mean cross-entropy per token over a whole stream, state carried across windows."""

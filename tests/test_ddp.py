@@ -1,0 +1,64 @@
+"""Data-parallel training: 2 ranks x batch B/2 end with the weights of 1 process x batch B.
+
+The real command under torchrun (gloo, 2 CPU processes, float64): `rnnlab train charlm
+--backend torch` for one epoch of 10 steps, each rank reading its half of the batch
+columns, only rank 0 writing the run folder; then the same run in one process with the
+whole batch, and the two final checkpoints compared.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+dist = pytest.importorskip("torch.distributed")
+
+from rnnlab import api  # noqa: E402
+from rnnlab.checkpoint import load_checkpoint, split_prefix  # noqa: E402
+from rnnlab.tasks import TASKS  # noqa: E402
+
+# 460 characters -> 414 for training -> 10 consecutive windows of 10 steps x 4 columns
+SETTINGS = dict(max_chars=460, hidden=12, layers=2, seq_len=10, batch_size=4, sample_length=5, dtype="float64",
+                optimizer="adam", lr=0.01, clip=1.0, epochs=1)
+
+
+def flags(settings):
+    return [item for key, value in settings.items() for item in ("--" + key.replace("_", "-"), str(value))]
+
+
+def final(run_dir):
+    tensors, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    return split_prefix(tensors, "model"), split_prefix(tensors, "extra"), meta
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch without gloo")
+def test_two_ranks_with_half_batches_end_with_the_weights_of_one_process_with_the_whole_batch(tmp_path):
+    assert len(TASKS["charlm"](api.make_options("charlm", **SETTINGS)).sampler()) == 10
+    parallel = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "rnnlab", "train", "charlm", *flags(SETTINGS), "--backend", "torch", "--device", "cpu",
+               "--run-dir", str(parallel), "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    single = tmp_path / "single"
+    torch.set_num_threads(1)
+    api.train("charlm", run_dir=single, quiet=True, backend="torch", device="cpu", **SETTINGS)
+
+    weights_parallel, carried_parallel, meta_parallel = final(parallel)
+    weights_single, carried_single, meta_single = final(single)
+    # rank 0 read columns 0..1 of each batch: its carried state is those columns of the whole batch's
+    assert carried_parallel["h"].shape == (2, 2, 12) and carried_single["h"].shape == (2, 4, 12)
+    for part in ("h", "c"):
+        np.testing.assert_allclose(carried_parallel[part], carried_single[part][:, :2], rtol=1e-9, atol=1e-12)
+    assert meta_parallel["step"] == meta_single["step"] == 10
+    for name in weights_single:
+        np.testing.assert_allclose(weights_parallel[name], weights_single[name], rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+    # only rank 0 wrote: one metrics line per epoch, not one per rank
+    assert len((parallel / "metrics.jsonl").read_text().splitlines()) == 1
+    assert json.loads((parallel / "config.json").read_text())["backend"] == "torch"
