@@ -159,9 +159,10 @@ class Recurrent(Module):
                 reverse = direction == 1
                 c0 = c0_all[index] if c0_all is not None else None
                 buffer = lambda role, shape, key=(layer, direction): self._buffer((role,) + key, shape)  # noqa: E731
-                h_last, c_last, cache = self.cell.forward(
-                    _reversed_if(xp, reverse), h0_all[index], c0, w_hh, b_hh, _reversed_if(h_seq, reverse),
-                    buffer)
+                with np.errstate(over="ignore"):  # sigmoid's exp(-x) -> inf gives exactly 0
+                    h_last, c_last, cache = self.cell.forward(
+                        _reversed_if(xp, reverse), h0_all[index], c0, w_hh, b_hh, _reversed_if(h_seq, reverse),
+                        buffer)
                 h_n[index] = h_last
                 if c_n is not None:
                     c_n[index] = c_last
