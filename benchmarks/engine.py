@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import glob
 import json
 import os
@@ -190,12 +191,22 @@ def make_weights(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ engines
-def build_numpy(spec: dict, weights: dict, data: list, threads: int) -> Callable[[], float]:
-    """rnnlab's NumPy engine, used the way rnnlab.train does (LanguageModelTask.window_loss)."""
-    model = NumpyModel(ModelConfig(**spec["model"]), seed=0)
+def build_numpy(spec: dict, weights: dict, data: list, threads: int, device: Optional[str] = None
+                ) -> Callable[[], float]:
+    """rnnlab's NumPy engine, used the way rnnlab.train does (LanguageModelTask.window_loss).
+
+    With `device`, the same loop drives rnnlab's torch backend (`--backend torch`): the model
+    runs torch.nn on that device and hands NumPy arrays back, as in `rnnlab train`.
+    """
+    if device is None:
+        model = NumpyModel(ModelConfig(**spec["model"]), seed=0)
+    else:
+        from rnnlab.backends.torch import TorchModel
+        torch.set_num_threads(threads)
+        model = TorchModel(ModelConfig(**spec["model"]), seed=0, device=device)
     model.load_state_dict(weights)
     model.train()
-    opt = SGD(model.params, lr=LR)
+    opt = SGD(model.params, lr=LR) if device is None else model.make_optimizer("sgd", lr=LR)
     T, B, V = spec["T"], spec["B"], spec["model"]["output_size"]
     buf = np.empty((T * B, V), dtype=np.float32)  # the logits-gradient work array, reused
     box = {"state": None, "i": 0}
@@ -207,15 +218,19 @@ def build_numpy(spec: dict, weights: dict, data: list, threads: int) -> Callable
         logits, state = model.forward(inputs, box["state"])
         loss, d = softmax_cross_entropy(logits.reshape(T * B, V), targets.reshape(-1), out=buf)
         model.backward(d.reshape(T, B, V))
-        clip_grad_norm(model.grads, CLIP)
-        opt.step(model.grads)
+        if device is None:
+            clip_grad_norm(model.grads, CLIP)
+            opt.step(model.grads)
+        else:
+            model.clip_grad_norm(CLIP)
+            opt.step()
         box["state"] = state  # plain arrays: already detached
         return loss
 
     return step
 
 
-def build_torch(spec: dict, weights: dict, data: list, threads: int) -> Callable[[], float]:
+def build_torch(spec: dict, weights: dict, data: list, threads: int, device: str = "cpu") -> Callable[[], float]:
     """Plain torch.nn: nn.LSTM/GRU/RNN, nn.Embedding or one-hot, nn.Linear, F.cross_entropy, optim.SGD."""
     nn, F = torch.nn, torch.nn.functional
     torch.set_num_threads(threads)
@@ -238,9 +253,9 @@ def build_torch(spec: dict, weights: dict, data: list, threads: int) -> Callable
 
     net = Net()
     net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
-    net.train()
+    net.to(device).train()
     opt = torch.optim.SGD(net.parameters(), lr=LR)
-    tdata = [(torch.from_numpy(i), torch.from_numpy(t).reshape(-1)) for i, t in data]
+    tdata = [(torch.from_numpy(i).to(device), torch.from_numpy(t).reshape(-1).to(device)) for i, t in data]
     V = m.output_size
     box = {"state": None, "i": 0}
 
@@ -261,8 +276,11 @@ def build_torch(spec: dict, weights: dict, data: list, threads: int) -> Callable
 
 ENGINES: Dict[str, Callable] = {"numpy": build_numpy}
 if torch is not None:
-    ENGINES["torch"] = build_torch
-# ENGINES["rnnlab-torch"] = build_rnnlab_torch   # the coming torch backend: one more entry
+    ENGINES["torch"] = build_torch  # plain torch.nn on the CPU: the bar
+    ENGINES["rnnlab-torch"] = functools.partial(build_numpy, device="cpu")  # rnnlab train --backend torch
+    if torch.cuda.is_available():  # the same, unchanged, on a GPU (loss.item() synchronises every step)
+        ENGINES["torch-cuda"] = functools.partial(build_torch, device="cuda")
+        ENGINES["rnnlab-torch-cuda"] = functools.partial(build_numpy, device="cuda")
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -378,6 +396,11 @@ def main(argv=None) -> int:
         print(f"- torch {torch.__version__}, torch threads {torch.get_num_threads()} "
               f"(interop {torch.get_num_interop_threads()}), MKL {torch.backends.mkl.is_available()}, "
               f"mkldnn {torch.backends.mkldnn.is_available()}")
+        if torch.cuda.is_available():
+            print(f"- CUDA device {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}, "
+                  f"cuDNN {torch.backends.cudnn.version()} (enabled {torch.backends.cudnn.enabled})")
+        else:
+            print("- no CUDA device: CPU engines only")
     else:
         print("- torch not installed: NumPy column only")
     try:
@@ -415,6 +438,8 @@ def main(argv=None) -> int:
                                    "pct_machine": 100.0 * flops / med / 1e9 / machine, "times": t}
         if not args.no_memory:
             for e in engines:
+                if e.endswith("cuda"):  # RSS is host memory; the GPU's is not measured here
+                    continue
                 mem = measure_memory(name, e, threads, 1 if args.quick else 2)
                 entry["engines"][e]["memory"] = mem
         results["configs"][name] = entry
