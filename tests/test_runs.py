@@ -75,6 +75,17 @@ def test_a_run_resumed_at_an_epoch_boundary_ends_with_the_same_weights(tmp_path)
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
 
 
+def test_a_time_budget_stops_mid_epoch_with_a_checkpoint_and_resuming_ends_with_the_same_weights(tmp_path):
+    settings = dict(epochs=2, sampling="random", dropout=0.2, schedule="step", step_size=1, **TINY)
+    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, **settings)
+    budgeted = api.train("charlm", run_dir=tmp_path / "budget", quiet=True, minutes=1e-9, **settings)
+    assert budgeted["steps"] == 1 and budgeted["epochs"] == 0  # one step, then evaluated and saved
+    assert "val_loss" in budgeted
+    resumed = api.resume(tmp_path / "budget", quiet=True, minutes=1e9)
+    assert resumed["epochs"] == 2
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "budget"))
+
+
 @pytest.mark.parametrize("sampling", ["consecutive", "random"])
 def test_a_run_stopped_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_path, monkeypatch, sampling):
     settings = dict(TINY, epochs=2, sampling=sampling, dropout=0.1, layers=2, optimizer="adam")
@@ -196,6 +207,7 @@ def test_a_text_too_short_for_one_batch_says_which_flag_to_change(tmp_path, caps
     (["--dropout", "1.5"], ("--dropout",)),
     (["--epochs", "0"], ("--epochs",)),
     (["--clip", "-2"], ("--clip",)),
+    (["--minutes", "0"], ("--minutes",)),
     (["--cell", "lstm", "--nonlinearity", "sigmoid"], ("sigmoid",)),
 ])
 def test_nonsense_hyperparameters_are_one_line_errors(tmp_path, capsys, flags, words):

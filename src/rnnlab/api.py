@@ -72,16 +72,18 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
     return trainer.fit()
 
 
-def resume(run_dir: RunLike, epochs: Optional[int] = None, quiet: bool = False, progress: bool = True,
+def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[float] = None, quiet: bool = False, progress: bool = True,
            tensorboard: Optional[str] = None, backend: Optional[str] = None, device: str = "auto",
            amp: Optional[str] = None) -> Dict[str, Any]:
-    """Continue a stopped run exactly where it stopped (optionally for more epochs)."""
+    """Continue a stopped run exactly where it stopped (optionally for more epochs or a new time budget)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     settings = dict(config["options"])
     if epochs is not None:
         settings["epochs"] = epochs
+    if minutes is not None:
+        settings["minutes"] = minutes
     options = TASKS[config["task"]].Options(**settings)
     task = TASKS[config["task"]](options, vocab_json=meta.get("vocab"))
     _build(task, backend or config.get("backend", "numpy"), device, amp)

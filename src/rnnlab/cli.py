@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           for name, cls in TASKS.items()))
     train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
     train.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
+    train.add_argument("--minutes", type=float, help=argparse.SUPPRESS)  # with --resume: a new time budget
     _add_run_flags(train)
     tasks = train.add_subparsers(dest="task", metavar="TASK")
     for name, task_class in TASKS.items():
@@ -159,7 +160,7 @@ def _train(args: argparse.Namespace) -> int:
     run = {name: given.get(name) for name in RUN_FLAGS}
     try:
         if args.resume:
-            final = api.resume(args.resume, epochs=args.epochs, quiet=bool(run["quiet"]),
+            final = api.resume(args.resume, epochs=args.epochs, minutes=args.minutes, quiet=bool(run["quiet"]),
                                tensorboard=run["tensorboard"], backend=run["backend"],
                                device=run["device"] or "auto", amp=run["amp"])
         else:

@@ -85,6 +85,10 @@ class Trainer:
         self.best_val: Optional[float] = None
         self.history: list = []
         self._stop_signal: Optional[int] = None
+        # --minutes counts this process's training time, so a resumed run gets a fresh budget
+        self._deadline = (time.perf_counter() + 60.0 * task.options.minutes
+                          if getattr(task.options, "minutes", None) else None)
+        self.out_of_time = False
         self._writer = None
         if tensorboard and is_writer:
             self._writer = _tensorboard_writer(tensorboard)
@@ -156,6 +160,11 @@ class Trainer:
         try:
             while self.epoch < options.epochs:
                 self._train_epoch()
+                if self.out_of_time:  # mid-epoch: evaluate and checkpoint where we are, then stop
+                    self._evaluate_and_checkpoint(epoch_done=False)
+                    self.say(f"time budget of {options.minutes:g} minutes reached in epoch {self.epoch + 1} "
+                             f"(step {self.step}); continue with: rnnlab train --resume {self.run_dir}")
+                    break
                 self.epoch += 1
                 last = self.epoch == options.epochs
                 if self.epoch % options.eval_every == 0 or last:
@@ -176,7 +185,7 @@ class Trainer:
         position = self.sampler.state().get("batch", 0)
         if bar is not None and position:
             bar.update(position)
-        for batch in self.sampler.epoch():
+        for served, batch in enumerate(self.sampler.epoch(), start=position + 1):
             # forward + backward
             model.zero_grad()
             loss_sum, count = self.task.train_step(batch)
@@ -209,13 +218,19 @@ class Trainer:
                 self.save("last")
                 raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
                                       f"checkpoint saved in {self.checkpoint_dir}", self.run_dir)
+            if self._deadline is not None and time.perf_counter() > self._deadline:
+                self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
+                if self.out_of_time:
+                    break
         if bar is not None:
             bar.close()
         self.seconds += time.perf_counter() - started
         self._epoch_train = {"train_loss": total_loss / max(total_count, 1),
                              "tokens_per_s": total_count / max(time.perf_counter() - started, 1e-9)}
 
-    def _evaluate_and_checkpoint(self) -> None:
+    def _evaluate_and_checkpoint(self, epoch_done: bool = True) -> None:
+        """Evaluate, log, save `last` (and `best`). Mid-epoch (time budget) the epoch-based
+        schedules are left alone, so a budgeted run resumed trains exactly like one never stopped."""
         options = self.task.options
         metrics = {"epoch": self.epoch, "step": self.step, "lr": self.optimizer.lr, **self._epoch_train}
         if self.task.reports_perplexity:
@@ -226,7 +241,7 @@ class Trainer:
         metrics["seconds"] = self.seconds
         val = metrics.get("val_loss")
         improved = val is not None and (self.best_val is None or val < self.best_val)
-        if options.schedule in ("step", "plateau") and self.schedule is not None:
+        if options.schedule in ("step", "plateau") and self.schedule is not None and epoch_done:
             self.schedule.step(val if options.schedule == "plateau" else None)
         if improved:
             self.best_val = val

@@ -49,6 +49,8 @@ class CommonOptions:
     lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
     step_size: int = option(10, "step schedule: epochs between decays")
     eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
+    minutes: Optional[float] = option(None, "time budget: after this many minutes of training, evaluate, "
+                                            "checkpoint and stop (--resume continues)")
     seed: int = option(0, "random seed (weights, batches, dropout)")
     dtype: str = option("float32", "floating-point type", choices=("float32", "float64"))
 
@@ -71,6 +73,8 @@ class CommonOptions:
             raise UsageError(f"--bptt-truncate must be >= 0, got {self.bptt_truncate!r}")
         if not 0.0 < self.lr_factor <= 1.0:
             raise UsageError(f"--lr-factor must be in (0, 1], got {self.lr_factor!r}")
+        if self.minutes is not None and not (self.minutes > 0 and np.isfinite(self.minutes)):
+            raise UsageError(f"--minutes must be a positive number, got {self.minutes!r}")
         if self.nonlinearity == "sigmoid" and self.cell != "rnn":
             raise UsageError("--nonlinearity sigmoid applies to --cell rnn only")
 
