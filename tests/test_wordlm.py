@@ -165,3 +165,17 @@ def test_cli_smoke(data_dir, capsys):
                  "2", "--bptt", "5", "--epochs", "1", "--quiet", "--json", "--run-dir", "cli"])
     assert code == 0 and '"test_ppl"' in capsys.readouterr().out
     assert main(["train", "wordlm", "--data", "nowhere", "--quiet"]) == 2
+
+
+def test_under_data_parallel_each_rank_reads_its_own_columns_of_the_stream(data_dir):
+    from types import SimpleNamespace
+
+    options = api.make_options("wordlm", data=str(data_dir), **TINY)
+    whole = WordLM(options).sampler()
+    sharded_task = WordLM(options)
+    sharded_task.model = SimpleNamespace(rank=1, world_size=2)  # what a torchrun rank's model reports
+    shard = sharded_task.sampler()
+    (x_whole, y_whole), (x_shard, y_shard) = next(iter(whole.epoch())), next(iter(shard.epoch()))
+    assert x_shard.shape == (x_whole.shape[0], 2)
+    np.testing.assert_array_equal(x_shard, x_whole[:, 2:])
+    np.testing.assert_array_equal(y_shard, y_whole[:, 2:])

@@ -338,7 +338,8 @@ class WordLM(LanguageModelTask):
     def make_sampler(self):
         if self.options.mode == "sentence":
             return SentenceSampler(self.pairs["train"], np.random.default_rng([self.options.seed, 1]))
-        return BpttWindows(batchify(self.ids["train"], self.options.batch_size), self.options.seq_len)
+        return BpttWindows(batchify(self.ids["train"], self.options.batch_size), self.options.seq_len,
+                           **self.data_shard())  # under torchrun: this rank's columns
 
     def train_step(self, batch) -> Tuple[float, int]:
         if self.options.mode == "sentence":
