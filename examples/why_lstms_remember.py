@@ -1,6 +1,6 @@
 """Why LSTMs remember: every number and plot of docs/why-lstms-remember.md, in one command.
 
-    OMP_NUM_THREADS=1 python examples/why_lstms_remember.py            # ~17 min on 2 shared CPU cores
+    OMP_NUM_THREADS=1 python examples/why_lstms_remember.py            # ~35 min on 2 CPU cores (1,928 s of training measured 2026-11-22)
     OMP_NUM_THREADS=1 python examples/why_lstms_remember.py --quick    # tiny settings, a smoke test
 
 1. trains the adding problem (T = 50, 100) and the copy task (delay 10, 30) with the tanh

@@ -118,7 +118,7 @@ def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", dev
          load_data: bool = False):
     """A trained task from a run folder: `.model`, `.vocab`, `.options` (data loaded only on request)."""
     run_dir = Path(run_dir)
-    config = read_config(run_dir)
+    read_config(run_dir)  # a clear one-line error for a folder that is not a run
     path = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not path.exists() and checkpoint == "best":
         path = run_dir / "checkpoints" / "last.safetensors"

@@ -94,7 +94,6 @@ class NumpyModel:
         self.config = config
         dtype = np.dtype(config.dtype)
         seeds = np.random.SeedSequence(seed).spawn(6)
-        rng = lambda k: np.random.default_rng(seeds[k])  # noqa: E731  independent streams per part
         self.layers: dict = {}  # name -> engine module, in forward order
         if config.input == "onehot":
             self.encoder = OneHot(config.input_size, dtype=dtype)

@@ -172,12 +172,22 @@ class Task:
         """Final metrics after training (test perplexity, accuracy...), printed and saved."""
         return {}
 
-    # -- state beyond the weights (carried hidden state, ...) ----------------------------
+    # -- state beyond the weights: the hidden state carried between batches ----------------
+    carried_state = None  # tasks that carry state set it: h, or (h, c) for the LSTM; saved with checkpoints
+
     def extra_arrays(self) -> Dict[str, np.ndarray]:
-        return {}
+        state = self.carried_state
+        if state is None:
+            return {}
+        return {"h": state[0], "c": state[1]} if isinstance(state, tuple) else {"h": state}
 
     def load_extra_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
-        pass
+        if "h" not in arrays:
+            self.carried_state = None
+        elif "c" in arrays:
+            self.carried_state = (np.array(arrays["h"]), np.array(arrays["c"]))
+        else:
+            self.carried_state = np.array(arrays["h"])
 
     def extra_meta(self) -> Dict[str, Any]:
         """JSON-able things a checkpoint must hold to rebuild the task (e.g. the vocabulary)."""

@@ -89,21 +89,6 @@ class LanguageModelTask(Task):
     def perplexity_metrics(prefix: str, loss: float) -> Dict[str, float]:
         return {f"{prefix}_loss": loss, f"{prefix}_ppl": math.exp(min(loss, 50.0))}
 
-    # -- carried state in checkpoints ------------------------------------------------------
-    def extra_arrays(self) -> Dict[str, np.ndarray]:
-        state = self.carried_state
-        if state is None:
-            return {}
-        return {"h": state[0], "c": state[1]} if isinstance(state, tuple) else {"h": state}
-
-    def load_extra_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
-        if "h" not in arrays:
-            self.carried_state = None
-        elif "c" in arrays:
-            self.carried_state = (np.array(arrays["h"]), np.array(arrays["c"]))
-        else:
-            self.carried_state = np.array(arrays["h"])
-
 
 def _batch_of(state) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]

@@ -202,18 +202,3 @@ class SinCos(Task):
                 final["training_gif"] = str(gif)
                 say(f"training animation: {gif}")
         return final
-
-    # -- the carried state in checkpoints ---------------------------------------------------
-    def extra_arrays(self) -> Dict[str, np.ndarray]:
-        state = self.carried_state
-        if state is None:
-            return {}
-        return {"h": state[0], "c": state[1]} if isinstance(state, tuple) else {"h": state}
-
-    def load_extra_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
-        if "h" not in arrays:
-            self.carried_state = None
-        elif "c" in arrays:
-            self.carried_state = (np.array(arrays["h"]), np.array(arrays["c"]))
-        else:
-            self.carried_state = np.array(arrays["h"])
