@@ -54,6 +54,18 @@ def test_a_training_run_writes_config_metrics_checkpoints_plot_and_a_json_last_l
     assert json.loads((run_dir / "config.json").read_text())["options"]["hidden"] == 16
 
 
+def test_tensorboard_gets_every_evaluation_scalar(tmp_path, capsys):
+    pytest.importorskip("tensorboardX")
+    logs = tmp_path / "tb"
+    assert main(["train", "charlm", *TINY_FLAGS, "--epochs", "2", "--run-dir", str(tmp_path / "run"), "--quiet",
+                 "--tensorboard", str(logs)]) == 0
+    events = list(logs.glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    written = events[0].read_bytes()
+    for tag in (b"train_loss", b"val_loss", b"val_ppl", b"tokens_per_s"):
+        assert tag in written
+
+
 def test_the_same_seed_gives_the_same_run(tmp_path):
     for name in ("a", "b"):
         api.train("charlm", run_dir=tmp_path / name, quiet=True, epochs=1, **TINY)
