@@ -191,8 +191,8 @@ def make_weights(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ engines
-def build_numpy(spec: dict, weights: dict, data: list, threads: int, device: Optional[str] = None
-                ) -> Callable[[], float]:
+def build_rnnlab(spec: dict, weights: dict, data: list, threads: int,
+                 device: Optional[str] = None) -> Callable[[], float]:
     """rnnlab's NumPy engine, used the way rnnlab.train does (LanguageModelTask.window_loss).
 
     With `device`, the same loop drives rnnlab's torch backend (`--backend torch`): the model
@@ -274,13 +274,13 @@ def build_torch(spec: dict, weights: dict, data: list, threads: int, device: str
     return step
 
 
-ENGINES: Dict[str, Callable] = {"numpy": build_numpy}
+ENGINES: Dict[str, Callable] = {"numpy": build_rnnlab}
 if torch is not None:
     ENGINES["torch"] = build_torch  # plain torch.nn on the CPU: the bar
-    ENGINES["rnnlab-torch"] = functools.partial(build_numpy, device="cpu")  # rnnlab train --backend torch
+    ENGINES["rnnlab-torch"] = functools.partial(build_rnnlab, device="cpu")  # rnnlab train --backend torch
     if torch.cuda.is_available():  # the same, unchanged, on a GPU (loss.item() synchronises every step)
         ENGINES["torch-cuda"] = functools.partial(build_torch, device="cuda")
-        ENGINES["rnnlab-torch-cuda"] = functools.partial(build_numpy, device="cuda")
+        ENGINES["rnnlab-torch-cuda"] = functools.partial(build_rnnlab, device="cuda")
 
 
 # ------------------------------------------------------------------------------ measuring

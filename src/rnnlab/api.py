@@ -73,9 +73,8 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
 
 
 def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[float] = None, quiet: bool = False,
-           progress: bool = True,
-           tensorboard: Optional[str] = None, backend: Optional[str] = None, device: str = "auto",
-           amp: Optional[str] = None) -> Dict[str, Any]:
+           progress: bool = True, tensorboard: Optional[str] = None, backend: Optional[str] = None,
+           device: str = "auto", amp: Optional[str] = None) -> Dict[str, Any]:
     """Continue a stopped run exactly where it stopped (optionally for more epochs or a new time budget)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
