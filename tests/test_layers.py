@@ -4,7 +4,7 @@ import pytest
 
 from rnnlab.engine import init
 from rnnlab.engine.gradcheck import assert_gradients
-from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
+from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot, add_rows_at
 
 
 def _rng(seed=0):
@@ -209,3 +209,17 @@ def test_dropout_rng_state_can_be_saved_and_restored():
 def test_dropout_rejects_probabilities_outside_zero_one():
     with pytest.raises(ValueError):
         Dropout(1.5)
+
+
+@pytest.mark.parametrize("num_rows,width,count", [(3, 2000, 50), (3, 4, 50), (1000, 3, 20), (5, 2, 0)],
+                         ids=["few wide rows (summed per index)", "few narrow rows (bincount)",
+                              "many rows, few ids (bincount)", "no ids"])
+def test_add_rows_at_sums_repeated_indices_like_numpy_add_at(num_rows, width, count):
+    rng = np.random.default_rng(7)
+    indices = rng.integers(0, num_rows, count)
+    rows = rng.standard_normal((count, width))
+    table = rng.standard_normal((num_rows, width))
+    expected = table.copy()
+    np.add.at(expected, indices, rows)
+    add_rows_at(table, indices, rows)
+    np.testing.assert_allclose(table, expected, rtol=1e-13, atol=1e-13)

@@ -432,6 +432,53 @@ def test_grad_h0_of_the_second_window_fed_as_dh_n_of_the_first_gives_full_gradie
     assert_all_close(got, expected, tol=1e-12)
 
 
+# ---- 5b. integer ids as one-hot input ------------------------------------------------------------
+def one_hot(ids, size):
+    return np.eye(size)[ids]  # (T, B) -> (T, B, V), float64
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_integer_ids_give_torchs_outputs_and_gradients_for_their_one_hot_vectors(cell, num_layers, bidirectional):
+    layer = make_layer(cell, input_size=3, hidden_size=3, num_layers=num_layers, bidirectional=bidirectional,
+                       seed=41)
+    module = make_torch(layer)
+    copy_weights_to_torch(layer, module)
+    _, h0, dy, dh_n = make_problem(layer, 5, 4, seed=42)
+    ids = np.random.default_rng(43).integers(0, 3, size=(5, 4))  # 20 ids over 3 symbols: many repeats
+    ours = run_ours(layer, ids, h0, dy, dh_n)
+    assert ours.pop("dx") is None  # ids have no gradient
+    theirs = run_torch(module, one_hot(ids, 3), h0, dy, dh_n, is_lstm(layer))
+    del theirs["dx"]
+    assert_all_close(ours, theirs)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_integer_ids_backward_agrees_with_central_differences(cell):
+    layer = make_layer(cell, num_layers=2, bidirectional=True, seed=44, **SHAPES)
+    _, h0, dy, dh_n = make_problem(layer, 3, B, seed=45)
+    ids = np.array([[0, 2], [2, 2], [1, 0]])
+
+    def loss():
+        y, h_n = layer.forward(ids, h0)
+        states = h_n if is_lstm(layer) else (h_n,)
+        douts = dh_n if is_lstm(layer) else (dh_n,)
+        return float((y * dy).sum() + sum((s * d).sum() for s, d in zip(states, douts)))
+
+    layer.zero_grad()
+    layer.forward(ids, h0)
+    layer.backward(dy, dh_n)
+    assert_gradients(layer.params, {n: g.copy() for n, g in layer.grads.items()}, loss, threshold=FD_TOL, eps=FD_EPS)
+
+
+@pytest.mark.parametrize("bad,message", [(np.array([[0, 3]]), "out of range"), (np.array([0, 1]), "shape")])
+def test_integer_ids_out_of_range_or_of_the_wrong_shape_raise_value_errors(bad, message):
+    layer = make_layer("lstm", **SHAPES)
+    with pytest.raises(ValueError, match=message):
+        layer.forward(bad)
+
+
 # ---- 6. edge shapes and errors ---------------------------------------------------------------------------
 @pytest.mark.parametrize("steps,batch", [(1, 1), (1, 3), (5, 1)], ids=["T1B1", "T1B3", "T5B1"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])

@@ -176,8 +176,11 @@ class NumpyModel:
 
     def forward(self, inputs: np.ndarray, state=None):
         """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state."""
-        x = self.encoder.forward(inputs) if self.encoder is not None else inputs  # (T, B, E)
-        x = self.input_dropout.forward(x)
+        if self.config.input == "onehot" and self.projection is None:
+            x = inputs  # (T, B) ids: the recurrent layer reads them as one-hot rows, without the matrix
+        else:
+            x = self.encoder.forward(inputs) if self.encoder is not None else inputs  # (T, B, E)
+            x = self.input_dropout.forward(x)
         if self.projection is not None:
             x = self.projection.forward(x)  # (T, B, P)
         y, state = self.rnn.forward(x, state)  # (T, B, H)

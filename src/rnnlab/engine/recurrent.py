@@ -10,13 +10,18 @@ For the LSTM, `h0`, `h_n` and `dh_n` are pairs `(h, c)`. After `backward`,
 `layer.grad_h0` holds dL/dh0 in the same form (how a caller carries gradients across
 windows, or cuts them: ignore it).
 
+One-hot inputs: `forward(ids)` with integer ids of shape (T, B) stands for their one-hot
+vectors (input_size = the vocabulary). The input projection is then a row lookup of
+`W_ih^T + b` and dW_ih a sum of rows, rather than products with a mostly-zero matrix;
+`backward` returns None (ids have no gradient).
+
 Truncated backpropagation: `backward(dy, bptt_truncate=k)` lets the gradient from each
 output (and from `dh_n`) flow back through at most k+1 steps: its own and k earlier
 ones, as in the WildML tutorial's `bptt_truncate`. Equivalently, the sum over outputs
 t of the full gradient of loss_t with the state before step t-k held constant.
 
-Per layer and direction the work is: one matrix product for the input projection of
-all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at once; after the
+Per layer and direction the work is: one matrix product (or lookup) for the input
+projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at once; after the
 backward loop one product each for dW_ih, dW_hh and dx.
 """
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .cells import CELLS
+from .layers import add_rows_at, check_indices
 from .module import Module
 
 State = Union[np.ndarray, tuple]
@@ -87,6 +93,16 @@ class Recurrent(Module):
         get = lambda kind: self.params.get(self._name(kind, layer, direction))  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
+    def _folded_bias(self, b_ih, b_hh):
+        """The biases added once to the input projection: b_ih + b_hh (GRU: b_ih + [b_hr, b_hz, 0])."""
+        if b_ih is None:
+            return None
+        if self.cell.folds_hidden_bias:
+            return b_ih + b_hh
+        folded = b_ih.copy()  # GRU: b_hn stays inside r * (...)
+        folded[: 2 * self.hidden_size] += b_hh[: 2 * self.hidden_size]
+        return folded
+
     def _buffer(self, key: tuple, shape: tuple) -> np.ndarray:
         """A work array for `key`, reused across calls while the shape stays the same.
 
@@ -126,11 +142,22 @@ class Recurrent(Module):
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, x: np.ndarray, h0: Optional[State] = None):
-        """x (T, B, input_size) -> y (T, B, D*H), h_n (L*D, B, H) [pair (h_n, c_n) for the LSTM]."""
-        x = np.asarray(x, dtype=self.dtype)
-        if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"input must have shape (T, B, {self.input_size}), got {x.shape}")
-        steps, batch, _ = x.shape
+        """x (T, B, input_size) -> y (T, B, D*H), h_n (L*D, B, H) [pair (h_n, c_n) for the LSTM].
+
+        x may also be integer ids (T, B), standing for one-hot vectors of size input_size.
+        """
+        x = np.asarray(x)
+        ids = None
+        if np.issubdtype(x.dtype, np.integer):
+            if x.ndim != 2:
+                raise ValueError(f"token ids must have shape (T, B), got {x.shape}")
+            ids = check_indices(x, self.input_size).reshape(-1)  # (T*B,)
+            steps, batch = x.shape
+        else:
+            x = x.astype(self.dtype, copy=False)
+            if x.ndim != 3 or x.shape[2] != self.input_size:
+                raise ValueError(f"input must have shape (T, B, {self.input_size}), got {x.shape}")
+            steps, batch, _ = x.shape
         hidden, directions = self.hidden_size, self.num_directions
         h0_all, c0_all = self._split_state(h0, batch, "h0")
         h_n = np.empty_like(h0_all)
@@ -138,20 +165,22 @@ class Recurrent(Module):
         layers = []  # what backward needs, per layer
         layer_input = x
         for layer in range(self.num_layers):
-            flat_input = layer_input.reshape(steps * batch, -1)  # (T*B, in)
+            one_hot = layer == 0 and ids is not None
+            flat_input = ids if one_hot else layer_input.reshape(steps * batch, -1)  # (T*B,) ids or (T*B, in)
             outputs, directions_cache = [], []
             for direction in range(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
                 index = layer * directions + direction
                 gate_rows = w_ih.shape[0]
                 xp = self._buffer(("xp", layer, direction), (steps * batch, gate_rows))
-                np.matmul(flat_input, w_ih.T, out=xp)  # (T*B, G*H): all steps' input projections at once
-                if b_ih is not None:
-                    xp += b_ih
-                    if self.cell.folds_hidden_bias:
-                        xp += b_hh
-                    else:  # GRU: fold b_hr, b_hz; b_hn stays inside r * (...)
-                        xp[:, : 2 * hidden] += b_hh[: 2 * hidden]
+                bias = self._folded_bias(b_ih, b_hh)  # (G*H,) or None
+                if one_hot:  # row ids of the table W_ih^T + b: one pass over xp, no product
+                    table = w_ih.T + bias if bias is not None else w_ih.T  # (V, G*H)
+                    np.take(table, flat_input, axis=0, out=xp)
+                else:
+                    np.matmul(flat_input, w_ih.T, out=xp)  # (T*B, G*H): all steps' input projections at once
+                    if bias is not None:
+                        xp += bias
                 xp = xp.reshape(steps, batch, -1)  # (T, B, G*H)
                 returned = layer == self.num_layers - 1 and directions == 1  # y itself: the caller keeps it
                 h_seq = (np.empty((steps, batch, hidden), dtype=self.dtype) if returned
@@ -239,14 +268,21 @@ class Recurrent(Module):
                     grad_c0[index] = dc0
                 # one product each over the whole sequence
                 flat_dgx = dgx.reshape(steps * batch, gate_rows)  # (T*B, G*H)
-                self.grads[self._name("weight_ih", layer, direction)] += flat_dgx.T @ flat_input
+                grad_w_ih = self.grads[self._name("weight_ih", layer, direction)]
+                one_hot = flat_input.ndim == 1  # ids: dW_ih^T[v] = sum of dgx rows with id v
+                if one_hot:
+                    add_rows_at(grad_w_ih.T, flat_input, flat_dgx)
+                else:
+                    grad_w_ih += flat_dgx.T @ flat_input
                 self._add_hidden_weight_grad(self.grads[self._name("weight_hh", layer, direction)],
                                              dgh, cache["h"], cache["h0"], reverse)
                 if b_ih is not None:
-                    self.grads[self._name("bias_ih", layer, direction)] += flat_dgx.sum(axis=0)
-                    self.grads[self._name("bias_hh", layer, direction)] += (
-                        dgh.reshape(steps * batch, gate_rows).sum(axis=0))
-                if layer == 0 and not need_input_grad:
+                    bias_grad = flat_dgx.sum(axis=0)
+                    self.grads[self._name("bias_ih", layer, direction)] += bias_grad
+                    if dgh is not dgx:
+                        bias_grad = dgh.reshape(steps * batch, gate_rows).sum(axis=0)
+                    self.grads[self._name("bias_hh", layer, direction)] += bias_grad
+                if one_hot or (layer == 0 and not need_input_grad):
                     continue
                 if d_input is None:  # dx of layer 0 goes to the caller; lower layers' dy is work space
                     d_input = (np.empty((steps * batch, w_ih.shape[1]), dtype=self.dtype) if layer == 0
