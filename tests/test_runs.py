@@ -98,6 +98,16 @@ def test_a_time_budget_stops_mid_epoch_with_a_checkpoint_and_resuming_ends_with_
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "budget"))
 
 
+def test_a_time_budget_spent_in_an_epochs_last_batch_stops_at_that_epochs_end(tmp_path):
+    settings = dict(TINY, seq_len=500, epochs=3)  # 2,700 training characters in 4 rows: one window per epoch
+    budgeted = api.train("charlm", run_dir=tmp_path / "budget", quiet=True, minutes=1e-9, **settings)
+    assert budgeted["steps"] == 1 and budgeted["epochs"] == 1  # not one step into the next epoch
+    rows = [json.loads(line) for line in (tmp_path / "budget" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1]
+    resumed = api.resume(tmp_path / "budget", quiet=True, minutes=1e9)
+    assert resumed["epochs"] == 3 and resumed["steps"] == 3
+
+
 @pytest.mark.parametrize("sampling", ["consecutive", "random"])
 def test_a_run_stopped_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_path, monkeypatch, sampling):
     settings = dict(TINY, epochs=2, sampling=sampling, dropout=0.1, layers=2, optimizer="adam")

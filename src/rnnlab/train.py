@@ -167,8 +167,13 @@ class Trainer:
                     break
                 self.epoch += 1
                 last = self.epoch == options.epochs
-                if self.epoch % options.eval_every == 0 or last:
+                spent = self._deadline is not None and time.perf_counter() > self._deadline  # at the epoch's end
+                if self.epoch % options.eval_every == 0 or last or spent:
                     self._evaluate_and_checkpoint()
+                if spent and not last:
+                    self.say(f"time budget of {options.minutes:g} minutes reached at the end of epoch {self.epoch} "
+                             f"(step {self.step}); continue with: rnnlab train --resume {self.run_dir}")
+                    break
             final = self._finish()
         finally:
             for signum, handler in handlers.items():
