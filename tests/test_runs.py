@@ -79,12 +79,21 @@ def test_training_lowers_the_validation_loss(trained_run):
 
 # ----------------------------------------------------------------------------------- resume
 def test_a_run_resumed_at_an_epoch_boundary_ends_with_the_same_weights(tmp_path):
-    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, epochs=3, sampling="random", dropout=0.2,
-              layers=2, **TINY)
-    api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, epochs=1, sampling="random", dropout=0.2,
-              layers=2, **TINY)
+    settings = dict(TINY, sampling="random", dropout=0.2, layers=2, schedule="none")  # cosine: see the next test
+    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, epochs=3, **settings)
+    api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, epochs=1, **settings)
     api.resume(tmp_path / "stopped", epochs=3, quiet=True)
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
+
+
+def test_resuming_a_finished_cosine_run_for_more_epochs_stretches_the_curve_over_the_new_length(tmp_path):
+    api.train("charlm", run_dir=tmp_path / "run", quiet=True, epochs=1, schedule="cosine", **TINY)
+    after_one = final_weights(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["lr"] == 0.0
+    api.resume(tmp_path / "run", epochs=2, quiet=True)
+    trained_on = [name for name, value in final_weights(tmp_path / "run").items()
+                  if not np.array_equal(value, after_one[name])]
+    assert trained_on  # with the old curve's horizon the learning rate would have stayed 0
 
 
 def test_a_time_budget_stops_mid_epoch_with_a_checkpoint_and_resuming_ends_with_the_same_weights(tmp_path):
@@ -300,3 +309,9 @@ def test_python_m_rnnlab_and_the_console_script_show_help():
         result = subprocess.run(command, capture_output=True, text=True, timeout=60,
                                 env={**os.environ, "PYTHONIOENCODING": "utf-8"})
         assert result.returncode == 0 and "charlm" in result.stdout
+
+
+def test_the_d2l_preset_is_d2ls_plain_rnn_whatever_the_char_models_defaults():
+    d2l = api.make_options("charlm", preset="d2l")
+    assert (d2l.cell, d2l.hidden, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
+    assert d2l.dropout == 0.0 and d2l.schedule == "none"  # the char model's default dropout and cosine stay out

@@ -135,6 +135,8 @@ class Trainer:
             raise UsageError(f"checkpoint does not match this model: {error}") from None
         if self.schedule is not None and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
+            if self.task.options.schedule == "cosine":  # --epochs may have grown: the curve spans the run as it is now
+                self.schedule.total_steps = self.task.options.epochs * len(self.sampler)
         self.sampler.set_state(meta["sampler"])
         if meta.get("backend", "numpy") == getattr(self.model, "backend", "numpy"):  # engines draw differently
             for rng_name, rng in self.model.rngs().items():

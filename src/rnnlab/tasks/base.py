@@ -27,6 +27,9 @@ def option(default: Any, help: str, **extra: Any):
     return field(default=default, metadata={"help": help, **extra})
 
 
+SCHEDULES = ("none", "step", "plateau", "cosine")
+
+
 @dataclass
 class CommonOptions:
     """Settings every task takes (flags common to all `rnnlab train` tasks)."""
@@ -45,7 +48,7 @@ class CommonOptions:
     momentum: float = option(0.0, "SGD/RMSprop momentum")
     weight_decay: float = option(0.0, "L2 weight decay")
     clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
-    schedule: str = option("none", "learning-rate schedule", choices=("none", "step", "plateau", "cosine"))
+    schedule: str = option("none", "learning-rate schedule", choices=SCHEDULES)
     lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
     step_size: int = option(10, "step schedule: epochs between decays")
     eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
