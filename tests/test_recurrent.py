@@ -437,19 +437,21 @@ def one_hot(ids, size):
     return np.eye(size)[ids]  # (T, B) -> (T, B, V), float64
 
 
+@pytest.mark.parametrize("symbols", [3, 50], ids=["20 ids of 3 symbols", "20 ids of 50 symbols"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("cell", CELLS)
-def test_integer_ids_give_torchs_outputs_and_gradients_for_their_one_hot_vectors(cell, num_layers, bidirectional):
-    layer = make_layer(cell, input_size=3, hidden_size=3, num_layers=num_layers, bidirectional=bidirectional,
+def test_integer_ids_give_torchs_outputs_and_gradients_for_their_one_hot_vectors(cell, num_layers, bidirectional,
+                                                                                symbols):
+    layer = make_layer(cell, input_size=symbols, hidden_size=3, num_layers=num_layers, bidirectional=bidirectional,
                        seed=41)
     module = make_torch(layer)
     copy_weights_to_torch(layer, module)
     _, h0, dy, dh_n = make_problem(layer, 5, 4, seed=42)
-    ids = np.random.default_rng(43).integers(0, 3, size=(5, 4))  # 20 ids over 3 symbols: many repeats
+    ids = np.random.default_rng(43).integers(0, symbols, size=(5, 4))
     ours = run_ours(layer, ids, h0, dy, dh_n)
     assert ours.pop("dx") is None  # ids have no gradient
-    theirs = run_torch(module, one_hot(ids, 3), h0, dy, dh_n, is_lstm(layer))
+    theirs = run_torch(module, one_hot(ids, symbols), h0, dy, dh_n, is_lstm(layer))
     del theirs["dx"]
     assert_all_close(ours, theirs)
 

@@ -174,7 +174,11 @@ class Recurrent(Module):
                 gate_rows = w_ih.shape[0]
                 xp = self._buffer(("xp", layer, direction), (steps * batch, gate_rows))
                 bias = self._folded_bias(b_ih, b_hh)  # (G*H,) or None
-                if one_hot:  # row ids of the table W_ih^T + b: one pass over xp, no product
+                if one_hot and flat_input.size < w_ih.shape[1]:  # fewer ids than symbols: their columns
+                    np.copyto(xp, w_ih[:, flat_input].T)  # (20 word ids of 8,000: 0.04 ms, the table 1.4 ms)
+                    if bias is not None:
+                        xp += bias
+                elif one_hot:  # row ids of the table W_ih^T + b: one pass over xp, no product
                     table = w_ih.T + bias if bias is not None else w_ih.T  # (V, G*H)
                     np.take(table, flat_input, axis=0, out=xp)
                 else:
