@@ -21,8 +21,8 @@ ones, as in the WildML tutorial's `bptt_truncate`. Equivalently, the sum over ou
 t of the full gradient of loss_t with the state before step t-k held constant.
 
 Per layer and direction the work is: one matrix product (or lookup) for the input
-projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at once; after the
-backward loop one product each for dW_ih, dW_hh and dx.
+projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at
+once; after the backward loop one product each for dW_ih, dW_hh and dx.
 """
 from __future__ import annotations
 
