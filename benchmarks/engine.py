@@ -11,6 +11,11 @@ One training step, the same on every engine:
 The recurrent state is carried from step to step, detached. float32 throughout; torch
 runs with torch.set_num_threads(N), N = the BLAS thread count NumPy uses.
 
+Engines (columns): `numpy` is rnnlab's engine; `torch` is plain torch.nn, the bar (on
+the CPU its RNN layers run as oneDNN's fused RNN kernel); `torch-no-onednn` is the same
+with that kernel switched off, i.e. torch's per-step loop of separate ops, the way the
+NumPy engine works; `rnnlab-torch` is `rnnlab train --backend torch`.
+
 Timing: both engines are built from the same weights and data, warmed up, then measured
 interleaved (numpy, torch, numpy, torch, ...), `repeats` rounds of `steps` steps each; the
 table gives the median step time's throughput and the spread (min..max) over rounds. The
@@ -230,8 +235,15 @@ def build_rnnlab(spec: dict, weights: dict, data: list, threads: int,
     return step
 
 
-def build_torch(spec: dict, weights: dict, data: list, threads: int, device: str = "cpu") -> Callable[[], float]:
-    """Plain torch.nn: nn.LSTM/GRU/RNN, nn.Embedding or one-hot, nn.Linear, F.cross_entropy, optim.SGD."""
+def build_torch(spec: dict, weights: dict, data: list, threads: int, device: str = "cpu",
+                onednn: bool = True) -> Callable[[], float]:
+    """Plain torch.nn: nn.LSTM/GRU/RNN, nn.Embedding or one-hot, nn.Linear, F.cross_entropy, optim.SGD.
+
+    On the CPU, torch.nn.LSTM/GRU/RNN run as oneDNN's fused RNN primitive (`aten::mkldnn_rnn_layer`:
+    the whole sequence's gates, products and backward in one kernel). `onednn=False` turns that off
+    for the step, which leaves torch's own per-step loop of aten ops: the column that shows how
+    much of torch's speed is that kernel.
+    """
     nn, F = torch.nn, torch.nn.functional
     torch.set_num_threads(threads)
     m = ModelConfig(**spec["model"])
@@ -271,12 +283,24 @@ def build_torch(spec: dict, weights: dict, data: list, threads: int, device: str
         box["state"] = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         return loss.item()
 
-    return step
+    if onednn:
+        return step
+
+    def step_without_onednn() -> float:
+        enabled = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False
+        try:
+            return step()
+        finally:
+            torch.backends.mkldnn.enabled = enabled
+
+    return step_without_onednn
 
 
 ENGINES: Dict[str, Callable] = {"numpy": build_rnnlab}
 if torch is not None:
     ENGINES["torch"] = build_torch  # plain torch.nn on the CPU: the bar
+    ENGINES["torch-no-onednn"] = functools.partial(build_torch, onednn=False)  # the same, oneDNN's RNN off
     ENGINES["rnnlab-torch"] = functools.partial(build_rnnlab, device="cpu")  # rnnlab train --backend torch
     if torch.cuda.is_available():  # the same, unchanged, on a GPU (loss.item() synchronises every step)
         ENGINES["torch-cuda"] = functools.partial(build_torch, device="cuda")
