@@ -44,13 +44,14 @@ class CharLMOptions(CommonOptions):
     temperature: float = option(0.8, "sampling temperature for the samples (0: greedy)")
     # the tinyshakespeare default: a 512-unit LSTM on one-hot characters, char-rnn style, tuned to
     # its best validation loss in 30 minutes on 2 cores: short windows (many updates; the state
-    # is carried), dropout against overfitting, Adam annealed to zero over 9 epochs
+    # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
+    # epoch), dropout 0.4 against overfitting, Adam annealed to zero over 9 epochs
     hidden: int = option(512, "hidden units per layer")
     seq_len: int = option(25, "time steps per training window", aliases=("--bptt",))
-    batch_size: int = option(32, "sequences per batch")
-    lr: float = option(2e-3, "learning rate")
+    batch_size: int = option(64, "sequences per batch")
+    lr: float = option(3e-3, "learning rate")
     epochs: int = option(9, "training epochs")
-    dropout: float = option(0.25, "dropout on inputs, between layers and before the head")
+    dropout: float = option(0.4, "dropout on inputs, between layers and before the head")
     schedule: str = option("cosine", "learning-rate schedule", choices=SCHEDULES)
 
     def validate(self) -> None:
