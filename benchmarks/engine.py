@@ -19,7 +19,11 @@ NumPy engine works; `rnnlab-torch` is `rnnlab train --backend torch`.
 Timing: both engines are built from the same weights and data, warmed up, then measured
 interleaved (numpy, torch, numpy, torch, ...), `repeats` rounds of `steps` steps each; the
 table gives the median step time's throughput and the spread (min..max) over rounds. The
-machine may be shared, so read the spread before the ratio.
+ratio numpy/X is the median over rounds of that round's paired ratio (X's step time over
+numpy's, the two measured back to back), with its min..max: a shared machine's speed drifts
+by tens of percent between rounds, and pairing cancels the drift that a ratio of the two
+medians keeps. For the same reason '% of machine' divides each round's rate by the machine's
+rate read just before that round (the three head products of (b), best of 3).
 
 Peak memory: each (config, engine) also runs alone in a fresh subprocess, which reports
 the increase of its peak resident set size (VmHWM, reset via /proc/self/clear_refs where
@@ -151,21 +155,47 @@ def _rate(fn, flops: float, seconds: float = 0.6, min_reps: int = 5) -> float:
     return flops / statistics.median(times) / 1e9
 
 
-def machine_rates(quick: bool) -> dict:
-    """float32 matmul GFLOP/s: the head products of (b), exactly as the engine calls them, and square 2048."""
+def head_products(n: int = 700, h: int = 200, v: int = 10000):
+    """The three head products of (b) as the engine calls them: (the three calls, flops of each, inputs)."""
     rng = np.random.default_rng(0)
-    n, h, v = 700, 200, 10000
     x = rng.standard_normal((n, h), dtype=np.float32)
     w = rng.standard_normal((v, h), dtype=np.float32)
     dz = rng.standard_normal((n, v), dtype=np.float32)
     y, dw, dx = np.empty((n, v), np.float32), np.empty((v, h), np.float32), np.empty((n, h), np.float32)
-    f = 2.0 * n * h * v
+    products = (lambda: np.matmul(x, w.T, out=y), lambda: np.matmul(dz.T, x, out=dw),
+                lambda: np.matmul(dz, w, out=dx))
+    return products, 2.0 * n * h * v, (x, w, dz)
+
+
+def machine_probe() -> Callable[[], float]:
+    """A ~0.1 s reading of the machine rate (GFLOP/s of the (b) head products, best of 3).
+
+    Taken before every measured round, so that '% of machine' compares each round with
+    the machine's speed at that moment rather than at the start of the run.
+    """
+    products, flops, _ = head_products()
+    for product in products:
+        product()
+
+    def probe() -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for product in products:
+                product()
+            best = min(best, time.perf_counter() - t0)
+        return 3 * flops / best / 1e9
+
+    return probe
+
+
+def machine_rates(quick: bool) -> dict:
+    """float32 matmul GFLOP/s: the head products of (b), exactly as the engine calls them, and square 2048."""
+    rng = np.random.default_rng(0)
+    products, f, (x, w, dz) = head_products()
     secs = 0.2 if quick else 0.8
-    out = {
-        "np (700x200)@(200x10000)": _rate(lambda: np.matmul(x, w.T, out=y), f, secs),
-        "np (10000x700)@(700x200)": _rate(lambda: np.matmul(dz.T, x, out=dw), f, secs),
-        "np (700x10000)@(10000x200)": _rate(lambda: np.matmul(dz, w, out=dx), f, secs),
-    }
+    out = {name: _rate(product, f, secs) for name, product in
+           zip(("np (700x200)@(200x10000)", "np (10000x700)@(700x200)", "np (700x10000)@(10000x200)"), products)}
     # the three together, as one step spends them: total flops / total time
     out["np (b) head shapes"] = 3.0 / sum(1.0 / out[k] for k in list(out))
     a = rng.standard_normal((2048, 2048), dtype=np.float32)
@@ -316,14 +346,26 @@ def time_config(spec: dict, engines: list, threads: int, repeats: int, steps: in
         for name in engines:
             closures[name]()
     times: Dict[str, list] = {name: [] for name in engines}
+    probe, machine = machine_probe(), []
     for r in range(repeats):
+        machine.append(probe())  # the machine's rate right now: '% of machine' per round
         order = engines if r % 2 == 0 else engines[::-1]  # alternate who goes first
         for name in order:
             t0 = time.perf_counter()
             for _ in range(steps):
                 closures[name]()
             times[name].append((time.perf_counter() - t0) / steps)
-    return {"times": times, "first_loss": first_loss}
+    return {"times": times, "first_loss": first_loss, "machine": machine}
+
+
+def paired_ratio(numpy_times: list, other_times: list) -> dict:
+    """Throughput ratio numpy/other per round (other's time / numpy's), median and spread.
+
+    Round r of both engines ran back to back, so a host that slows down for a while slows
+    both; the median of per-round ratios is steadier than the ratio of medians.
+    """
+    ratios = [other / mine for mine, other in zip(numpy_times, other_times)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": ratios}
 
 
 def _rss_mb(field: str) -> Optional[float]:
@@ -442,7 +484,9 @@ def main(argv=None) -> int:
     print("Machine float32 matmul rate (median):\n")
     for k, v in rates.items():
         print(f"- {k}: {v:.1f} GFLOP/s")
-    print(f"\n'% of machine' below = achieved GFLOP/s / {machine:.1f} (NumPy at the (b) head shapes)\n")
+    print("\n'% of machine' below = achieved GFLOP/s / the machine's rate at the (b) head shapes, "
+          "read again just before each round (median over rounds; the rates per config are listed "
+          "after the table)\n")
 
     results = {"blas": blas, "threads": threads, "torch": getattr(torch, "__version__", None),
                "machine_rates": rates, "repeats": repeats, "steps_per_round": steps, "configs": {}}
@@ -459,7 +503,13 @@ def main(argv=None) -> int:
             entry["engines"][e] = {"step_s_median": med, "step_s_min": min(t), "step_s_max": max(t),
                                    "tok_s": tokens / med, "tok_s_min": tokens / max(t),
                                    "tok_s_max": tokens / min(t), "gflops": flops / med / 1e9,
-                                   "pct_machine": 100.0 * flops / med / 1e9 / machine, "times": t}
+                                   "pct_machine": statistics.median(
+                                       100.0 * flops / seconds / 1e9 / rate for seconds, rate in zip(t, r["machine"])),
+                                   "pct_machine_at_start": 100.0 * flops / med / 1e9 / machine, "times": t}
+        entry["machine_per_round"] = r["machine"]
+        if "numpy" in engines:
+            entry["paired_ratio"] = {e: paired_ratio(r["times"]["numpy"], r["times"][e]) for e in engines
+                                     if e != "numpy"}
         if not args.no_memory:
             for e in engines:
                 if e.endswith("cuda"):  # RSS is host memory; the GPU's is not measured here
@@ -471,7 +521,7 @@ def main(argv=None) -> int:
     others = [e for e in engines if e != "numpy"]
     head = ["config", *[f"{e} tok/s (min..max)" for e in engines]]
     if "numpy" in engines:
-        head += [f"ratio numpy/{e}" for e in others]
+        head += [f"ratio numpy/{e} (min..max)" for e in others]
     head += [f"{e} GFLOP/s (% machine)" for e in engines] + [f"peak MB {e}" for e in engines]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -480,14 +530,18 @@ def main(argv=None) -> int:
         row = [f"{name} ({entry['flops_per_step'] / 1e9:.2f} GFLOP/step)"]
         row += [f"{en[e]['tok_s']:,.0f} ({en[e]['tok_s_min']:,.0f}..{en[e]['tok_s_max']:,.0f})" for e in engines]
         if "numpy" in engines:
-            row += [f"{en['numpy']['tok_s'] / en[e]['tok_s']:.2f}" for e in others]
+            for e in others:
+                r = entry["paired_ratio"][e]
+                row.append(f"{r['median']:.2f} ({r['min']:.2f}..{r['max']:.2f})")
         row += [f"{en[e]['gflops']:.1f} ({en[e]['pct_machine']:.0f}%)" for e in engines]
         row += [f"{en[e]['memory']['peak_mb']:.0f}" if en[e].get("memory") else "-" for e in engines]
         print("| " + " | ".join(row) + " |")
     print()
     for name, entry in results["configs"].items():
         losses = ", ".join(f"{e} {v:.4f}" for e, v in entry["first_loss"].items())
-        print(f"- {name}: {entry['about']}; first-step loss {losses}")
+        rates_seen = entry["machine_per_round"]
+        print(f"- {name}: {entry['about']}; first-step loss {losses}; machine rate over its rounds "
+              f"{statistics.median(rates_seen):.1f} ({min(rates_seen):.1f}..{max(rates_seen):.1f}) GFLOP/s")
     methods = {en["memory"]["method"] for c in results["configs"].values() for en in c["engines"].values()
                if en.get("memory")}
     if methods:
