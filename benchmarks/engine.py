@@ -480,7 +480,6 @@ def main(argv=None) -> int:
           f"spread min..max over rounds\n")
 
     rates = machine_rates(args.quick)
-    machine = rates["np (b) head shapes"]
     print("Machine float32 matmul rate (median):\n")
     for k, v in rates.items():
         print(f"- {k}: {v:.1f} GFLOP/s")
@@ -505,7 +504,7 @@ def main(argv=None) -> int:
                                    "tok_s_max": tokens / min(t), "gflops": flops / med / 1e9,
                                    "pct_machine": statistics.median(
                                        100.0 * flops / seconds / 1e9 / rate for seconds, rate in zip(t, r["machine"])),
-                                   "pct_machine_at_start": 100.0 * flops / med / 1e9 / machine, "times": t}
+                                   "times": t}
         entry["machine_per_round"] = r["machine"]
         if "numpy" in engines:
             entry["paired_ratio"] = {e: paired_ratio(r["times"]["numpy"], r["times"][e]) for e in engines
