@@ -1,5 +1,6 @@
 """wordlm: stream (pytorch word_language_model) and sentence (WildML) modes, on tiny data."""
 
+import json
 import math
 
 import numpy as np
@@ -179,3 +180,70 @@ def test_under_data_parallel_each_rank_reads_its_own_columns_of_the_stream(data_
     assert x_shard.shape == (x_whole.shape[0], 2)
     np.testing.assert_array_equal(x_shard, x_whole[:, 2:])
     np.testing.assert_array_equal(y_shard, y_whole[:, 2:])
+
+
+# -- dynamic evaluation ------------------------------------------------------------------
+
+@pytest.fixture
+def trained_words(data_dir):
+    api.train("wordlm", run_dir="dyn", quiet=True, epochs=1, data=str(data_dir), **TINY)
+    return api.load("dyn", load_data=True)
+
+
+def test_dynamic_evaluation_scores_a_window_before_it_learns_from_it(trained_words):
+    ids = trained_words.ids["test"][: TINY["seq_len"] + 1]  # exactly one window
+    static = trained_words.stream_loss(ids, batch_size=1)
+    assert trained_words.dynamic_stream_loss(ids, lr=100.0) == pytest.approx(static, rel=1e-12)
+
+
+def test_dynamic_evaluation_with_a_vanishing_step_is_static_evaluation_in_one_column(trained_words):
+    ids = trained_words.ids["test"]
+    static = trained_words.stream_loss(ids, batch_size=1)
+    assert trained_words.dynamic_stream_loss(ids, lr=1e-9) == pytest.approx(static, rel=1e-5)
+
+
+def test_dynamic_evaluation_learns_a_passage_the_model_has_not_seen_as_it_rereads_it(trained_words):
+    passage = np.random.default_rng(1).integers(0, len(trained_words.vocab), size=40)  # random words
+    ids = np.tile(passage, 4)
+    static = trained_words.stream_loss(ids, batch_size=1)
+    dynamic = trained_words.dynamic_stream_loss(ids, lr=1.0)
+    assert dynamic < 0.8 * static
+
+
+def test_dynamic_evaluation_leaves_the_trained_weights_as_they_were(trained_words):
+    before = trained_words.model.state_dict()
+    trained_words.dynamic_stream_loss(trained_words.ids["test"], lr=1.0, decay=0.1, window=3)
+    after = trained_words.model.state_dict()
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name], err_msg=name)
+
+
+def test_evaluate_with_dynamic_lr_reports_static_and_dynamic_perplexity(data_dir, capsys):
+    api.train("wordlm", run_dir="dyn", quiet=True, epochs=1, data=str(data_dir), **TINY)
+    capsys.readouterr()
+    assert main(["evaluate", "dyn", "--dynamic-lr", "0.5", "--dynamic-window", "4", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("val_ppl", "test_ppl", "dynamic_val_ppl", "dynamic_test_ppl"):
+        assert math.isfinite(metrics[key]) and metrics[key] > 1, key
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--dynamic-lr", "0"], ("--dynamic-lr",)),
+    (["--dynamic-lr", "nan"], ("--dynamic-lr",)),
+    (["--dynamic-lr", "1", "--dynamic-decay", "1"], ("--dynamic-decay",)),
+    (["--dynamic-lr", "1", "--dynamic-window", "0"], ("--dynamic-window",)),
+])
+def test_nonsense_dynamic_evaluation_settings_are_one_line_errors(data_dir, capsys, flags, words):
+    api.train("wordlm", run_dir="dyn", quiet=True, epochs=1, data=str(data_dir), **TINY)
+    capsys.readouterr()
+    assert main(["evaluate", "dyn", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(word in err for word in words), err
+
+
+def test_dynamic_evaluation_of_a_sentence_model_is_a_one_line_error(data_dir, capsys):
+    api.train("wordlm", run_dir="sent", quiet=True, epochs=1, data=str(data_dir), **TINY_SENTENCE)
+    capsys.readouterr()
+    assert main(["evaluate", "sent", "--dynamic-lr", "0.1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "stream" in err, err

@@ -147,8 +147,17 @@ def generate(task, prefix: str, length: int = 200, temperature: float = 1.0, top
                   rng=np.random.default_rng(seed), unknown=unknown)
 
 
-def evaluate(task, text_path: Optional[str] = None, unknown: str = "error") -> Dict[str, Any]:
-    """Perplexity on a text file (language models), or the task's own validation/test metrics."""
+def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dynamic_lr: Optional[float] = None,
+             dynamic_decay: float = 0.0, dynamic_window: Optional[int] = None) -> Dict[str, Any]:
+    """Perplexity on a text file (language models), or the task's own validation/test metrics.
+
+    `dynamic_lr`: also the same under dynamic evaluation (`dynamic_` keys; see
+    `LanguageModelTask.dynamic_stream_loss`), with `dynamic_decay` and `dynamic_window`.
+    """
+    dynamic = None
+    if dynamic_lr is not None:
+        _check_dynamic(task, dynamic_lr, dynamic_decay, dynamic_window)
+        dynamic = dict(lr=dynamic_lr, decay=dynamic_decay, window=dynamic_window)
     if text_path is not None:
         from rnnlab.data import read_text_file
 
@@ -165,10 +174,28 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error") -> D
         if len(ids) < 3:
             raise UsageError(f"{text_path} has fewer than 3 known symbols: nothing to evaluate")
         loss = task.stream_loss(ids, batch_size=1)
-        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(len(ids)), "text": str(text_path)}
+        metrics = {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(len(ids)), "text": str(text_path)}
+        if dynamic:
+            metrics.update(task.perplexity_metrics("dynamic", task.dynamic_stream_loss(ids, **dynamic)))
+        return metrics
     metrics = task.evaluate()
     metrics.update({k: v for k, v in task.finish(lambda _: None).items() if isinstance(v, (int, float))})
+    if dynamic:
+        for prefix, ids in task.held_out_streams().items():
+            metrics.update(task.perplexity_metrics(f"dynamic_{prefix}", task.dynamic_stream_loss(ids, **dynamic)))
     return metrics
+
+
+def _check_dynamic(task, lr: float, decay: float, window: Optional[int]) -> None:
+    if not hasattr(task, "dynamic_stream_loss") or getattr(task.options, "mode", "stream") != "stream":
+        raise UsageError(f"dynamic evaluation needs a language model over a token stream (charlm, wordlm "
+                         f"--mode stream); this run is {task.name} {getattr(task.options, 'mode', '')}".rstrip())
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UsageError(f"--dynamic-lr must be a positive number, got {lr!r}")
+    if not 0.0 <= decay < 1.0:
+        raise UsageError(f"--dynamic-decay must be in [0, 1), got {decay!r}")
+    if window is not None and window < 1:
+        raise UsageError(f"--dynamic-window must be a positive integer, got {window!r}")
 
 
 def _build(task, backend: str, device: str, amp: Optional[str] = None) -> None:

@@ -4,6 +4,7 @@
     rnnlab train --resume RUN [--epochs N]       continue a stopped run exactly
     rnnlab generate RUN --prefix TEXT ...        sample from a trained language model
     rnnlab evaluate RUN [--text PATH]            validation metrics, or perplexity on any text
+                        [--dynamic-lr LR]        ... also under dynamic evaluation (adapting as it reads)
     rnnlab gradcheck --cell lstm ...             finite differences against backprop
     rnnlab gradients --cells rnn,lstm,gru        |dL/dh_t| per step back; weight scale; clipping
     rnnlab export RUN --onnx PATH                a trained model as an ONNX file (needs torch)
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--unknown", choices=("error", "skip"), default="error")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--json", action="store_true", help="last line of stdout: the metrics as JSON")
+    evaluate.add_argument("--dynamic-lr", type=float, metavar="LR",
+                          help="also dynamic evaluation: an SGD step of this size on each window after scoring it")
+    evaluate.add_argument("--dynamic-decay", type=float, default=0.0, metavar="D",
+                          help="dynamic evaluation: pull the weights back to the trained ones by this fraction "
+                               "per window [0]")
+    evaluate.add_argument("--dynamic-window", type=int, metavar="T",
+                          help="dynamic evaluation: tokens per window (one update each) [the run's --seq-len]")
     _add_engine_flags(evaluate)
 
     export = commands.add_parser("export", help="export a trained model to ONNX (needs torch)")
@@ -205,7 +213,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     task = api.load(args.run, checkpoint=args.checkpoint, load_data=args.text is None, backend=args.backend,
                     device=args.device)
-    metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown)
+    metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown, dynamic_lr=args.dynamic_lr,
+                           dynamic_decay=args.dynamic_decay, dynamic_window=args.dynamic_window)
     _print_final(metrics, args.json, False)
     return 0
 

@@ -111,6 +111,9 @@ class CharLM(LanguageModelTask):
     def evaluate(self) -> Dict[str, float]:
         return self.perplexity_metrics("val", self.stream_loss(self.val_ids, self.options.batch_size))
 
+    def held_out_streams(self) -> Dict[str, np.ndarray]:
+        return {"val": self.val_ids} if self.val_ids is not None else {}
+
     def sample_prefixes(self) -> Tuple[str, ...]:
         if self.options.prefixes:
             return tuple(p for p in self.options.prefixes.split(",") if p)

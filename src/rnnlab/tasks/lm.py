@@ -6,7 +6,9 @@ final hidden state is carried into the next batch as a plain array (so no gradie
 flows across the cut: truncated BPTT, as `repackage_hidden` does in PyTorch).
 
 Evaluation: the whole held-out stream in columns (batchify), windows in order, state
-carried; perplexity = exp(mean cross-entropy per token).
+carried; perplexity = exp(mean cross-entropy per token). Dynamic evaluation (Krause
+et al. 2018) reads the stream in one column and takes an SGD step on each window
+after scoring it, so the model adapts to the text it has read so far.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from rnnlab.data import BpttWindows, batchify
 from rnnlab.engine.losses import softmax_cross_entropy
+from rnnlab.errors import UsageError
 from rnnlab.tasks.base import Task
 
 
@@ -84,6 +87,47 @@ class LanguageModelTask(Task):
             total, count = total + loss * targets.size, count + targets.size
         self.model.train(was_training)
         return total / max(count, 1)
+
+    def dynamic_stream_loss(self, ids: np.ndarray, lr: float, decay: float = 0.0,
+                            window: Optional[int] = None) -> float:
+        """Mean cross-entropy per token over a stream read in order, adapting the weights as it goes.
+
+        Dynamic evaluation (Krause et al. 2018, its SGD form with a pull back to the trained
+        weights theta_0): one column, windows of `window` tokens (default: --seq-len), state
+        carried, dropout off. Each window is scored first, then
+
+            theta <- theta - lr * dL(window)/dtheta + decay * (theta_0 - theta)
+
+        so every token is predicted by weights that have seen only the tokens before it.
+        theta_0 is restored at the end, also when interrupted.
+        """
+        if getattr(self.model, "backend", "numpy") != "numpy":
+            raise UsageError("dynamic evaluation runs on the NumPy engine; drop --backend torch")
+        params, grads = self.model.params, self.model.grads
+        trained = {name: value.copy() for name, value in params.items()}
+        windows = BpttWindows(batchify(ids, 1), window or self.options.seq_len)
+        total, count, state = 0.0, 0, None
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for inputs, targets in windows.epoch():
+                self.model.zero_grad()
+                loss, state = self.window_loss(inputs, targets, state, need_grad=True)
+                state = _detached(state)
+                total, count = total + loss * targets.size, count + targets.size
+                for name, value in params.items():
+                    value -= lr * grads[name]
+                    if decay:
+                        value += decay * (trained[name] - value)
+        finally:
+            self.model.load_state_dict(trained)
+            self.model.zero_grad()
+            self.model.train(was_training)
+        return total / max(count, 1)
+
+    def held_out_streams(self) -> Dict[str, np.ndarray]:
+        """The held-out token streams by metric prefix ({'val': ids, 'test': ids}); {} without data."""
+        return {}
 
     @staticmethod
     def perplexity_metrics(prefix: str, loss: float) -> Dict[str, float]:

@@ -378,6 +378,9 @@ class WordLM(LanguageModelTask):
     def evaluate(self) -> Dict[str, float]:
         return self.perplexity_metrics("val", self.split_loss("valid"))
 
+    def held_out_streams(self) -> Dict[str, np.ndarray]:
+        return {"val": self.ids["valid"], "test": self.ids["test"]} if self.ids else {}
+
     def sample(self, seed: int) -> str:
         o = self.options
         prefix = SENTENCE_START if o.mode == "sentence" else EOS
