@@ -191,6 +191,17 @@ def test_evaluate_reports_perplexity_on_any_text_file(trained_run, tmp_path, cap
     assert metrics["ppl"] > 1 and metrics["tokens"] == len(text.read_text())
 
 
+def test_dynamic_evaluation_of_a_text_file_learns_what_the_text_repeats(trained_run, tmp_path, capsys):
+    text = tmp_path / "some.txt"
+    text.write_text("the king is dead, long live the king\n" * 20)
+    assert main(["evaluate", str(trained_run), "--text", str(text), "--dynamic-lr", "0.3", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 1 < metrics["dynamic_ppl"] < metrics["ppl"]
+    assert main(["evaluate", str(trained_run), "--dynamic-lr", "0.3", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert np.isfinite(metrics["dynamic_val_ppl"]) and "dynamic_test_ppl" not in metrics  # charlm has no test split
+
+
 def test_evaluate_without_text_reports_the_validation_metrics(trained_run, capsys):
     assert main(["evaluate", str(trained_run), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
