@@ -62,6 +62,13 @@ def test_registered_and_stream_defaults_are_the_pytorch_example():
         ("sgd", "plateau", 0.25, "example", 0.1, False)
 
 
+def test_the_better_preset_is_tied_locked_dropout_and_cosine_over_five_epochs():
+    o = api.make_options("wordlm", "better")
+    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.3, "cosine", 5)
+    assert (o.lr, o.clip, o.seq_len, o.batch_size) == (20.0, 0.25, 35, 20)  # the example's otherwise
+    assert api.make_options("wordlm", "better", schedule="plateau").schedule == "plateau"
+
+
 def test_sentence_mode_defaults_are_wildml_and_flags_still_override():
     o = WordLMOptions(mode="sentence")
     assert (o.cell, o.hidden, o.lr, o.bptt_truncate, o.lr_factor, o.batch_size, o.vocab_size, o.clip) == \
@@ -232,6 +239,7 @@ def test_evaluate_with_dynamic_lr_reports_static_and_dynamic_perplexity(data_dir
     (["--dynamic-lr", "nan"], ("--dynamic-lr",)),
     (["--dynamic-lr", "1", "--dynamic-decay", "1"], ("--dynamic-decay",)),
     (["--dynamic-lr", "1", "--dynamic-window", "0"], ("--dynamic-window",)),
+    (["--dynamic-lr", "1", "--backend", "torch"], ("torch",)),
 ])
 def test_nonsense_dynamic_evaluation_settings_are_one_line_errors(data_dir, capsys, flags, words):
     api.train("wordlm", run_dir="dyn", quiet=True, epochs=1, data=str(data_dir), **TINY)

@@ -156,7 +156,9 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dyna
     """
     dynamic = None
     if dynamic_lr is not None:
-        _check_dynamic(task, dynamic_lr, dynamic_decay, dynamic_window)
+        if not hasattr(task, "check_dynamic"):
+            raise UsageError(f"dynamic evaluation needs a language model; {task.name} is not one")
+        task.check_dynamic(dynamic_lr, dynamic_decay, dynamic_window)
         dynamic = dict(lr=dynamic_lr, decay=dynamic_decay, window=dynamic_window)
     if text_path is not None:
         from rnnlab.data import read_text_file
@@ -184,18 +186,6 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dyna
         for prefix, ids in task.held_out_streams().items():
             metrics.update(task.perplexity_metrics(f"dynamic_{prefix}", task.dynamic_stream_loss(ids, **dynamic)))
     return metrics
-
-
-def _check_dynamic(task, lr: float, decay: float, window: Optional[int]) -> None:
-    if not hasattr(task, "dynamic_stream_loss") or getattr(task.options, "mode", "stream") != "stream":
-        raise UsageError(f"dynamic evaluation needs a language model over a token stream (charlm, wordlm "
-                         f"--mode stream); this run is {task.name} {getattr(task.options, 'mode', '')}".rstrip())
-    if not (lr > 0 and math.isfinite(lr)):
-        raise UsageError(f"--dynamic-lr must be a positive number, got {lr!r}")
-    if not 0.0 <= decay < 1.0:
-        raise UsageError(f"--dynamic-decay must be in [0, 1), got {decay!r}")
-    if window is not None and window < 1:
-        raise UsageError(f"--dynamic-window must be a positive integer, got {window!r}")
 
 
 def _build(task, backend: str, device: str, amp: Optional[str] = None) -> None:

@@ -101,8 +101,7 @@ class LanguageModelTask(Task):
         so every token is predicted by weights that have seen only the tokens before it.
         theta_0 is restored at the end, also when interrupted.
         """
-        if getattr(self.model, "backend", "numpy") != "numpy":
-            raise UsageError("dynamic evaluation runs on the NumPy engine; drop --backend torch")
+        self.check_dynamic(lr, decay, window)
         params, grads = self.model.params, self.model.grads
         trained = {name: value.copy() for name, value in params.items()}
         windows = BpttWindows(batchify(ids, 1), window or self.options.seq_len)
@@ -124,6 +123,20 @@ class LanguageModelTask(Task):
             self.model.zero_grad()
             self.model.train(was_training)
         return total / max(count, 1)
+
+    def check_dynamic(self, lr: float, decay: float = 0.0, window: Optional[int] = None) -> None:
+        """UsageError, naming the flag, for dynamic-evaluation settings that cannot work."""
+        if getattr(self.options, "mode", "stream") != "stream":
+            raise UsageError(f"dynamic evaluation needs a model of a token stream; this {self.name} run is in "
+                             f"{self.options.mode} mode")
+        if getattr(self.model, "backend", "numpy") != "numpy":
+            raise UsageError("dynamic evaluation runs on the NumPy engine; drop --backend torch")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise UsageError(f"--dynamic-lr must be a positive number, got {lr!r}")
+        if not 0.0 <= decay < 1.0:
+            raise UsageError(f"--dynamic-decay must be in [0, 1), got {decay!r}")
+        if window is not None and window < 1:
+            raise UsageError(f"--dynamic-window must be a positive integer, got {window!r}")
 
     def held_out_streams(self) -> Dict[str, np.ndarray]:
         """The held-out token streams by metric prefix ({'val': ids, 'test': ids}); {} without data."""
