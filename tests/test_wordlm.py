@@ -64,7 +64,7 @@ def test_registered_and_stream_defaults_are_the_pytorch_example():
 
 def test_the_better_preset_is_tied_locked_dropout_and_cosine_over_five_epochs():
     o = api.make_options("wordlm", "better")
-    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.3, "cosine", 5)
+    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 5)
     assert (o.lr, o.clip, o.seq_len, o.batch_size) == (20.0, 0.25, 35, 20)  # the example's otherwise
     assert api.make_options("wordlm", "better", schedule="plateau").schedule == "plateau"
 
