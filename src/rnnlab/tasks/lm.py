@@ -19,6 +19,7 @@ import numpy as np
 
 from rnnlab.data import BpttWindows, batchify
 from rnnlab.engine.losses import softmax_cross_entropy
+from rnnlab.engine.optim import SGD
 from rnnlab.errors import UsageError
 from rnnlab.tasks.base import Task
 
@@ -102,8 +103,9 @@ class LanguageModelTask(Task):
         theta_0 is restored at the end, also when interrupted.
         """
         self.check_dynamic(lr, decay, window)
-        params, grads = self.model.params, self.model.grads
+        params = self.model.params
         trained = {name: value.copy() for name, value in params.items()}
+        sgd = SGD(params, lr)  # theta -= lr * grad, into reused work arrays
         windows = BpttWindows(batchify(ids, 1), window or self.options.seq_len)
         total, count, state = 0.0, 0, None
         was_training = self.model.training
@@ -114,9 +116,9 @@ class LanguageModelTask(Task):
                 loss, state = self.window_loss(inputs, targets, state, need_grad=True)
                 state = _detached(state)
                 total, count = total + loss * targets.size, count + targets.size
-                for name, value in params.items():
-                    value -= lr * grads[name]
-                    if decay:
+                sgd.step(self.model.grads)
+                if decay:
+                    for name, value in params.items():
                         value += decay * (trained[name] - value)
         finally:
             self.model.load_state_dict(trained)
