@@ -165,6 +165,26 @@ def test_resuming_a_finished_run_without_more_epochs_is_a_usage_error(trained_ru
     assert "already finished" in capsys.readouterr().err
 
 
+def test_resume_also_works_after_the_task_name_and_continues_the_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    api.train("charlm", run_dir=run_dir, quiet=True, epochs=1, **TINY)
+    assert main(["train", "charlm", "--resume", str(run_dir), "--epochs", "2", "--quiet", "--json"]) == 0
+    final = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert final["epochs"] == 2 and final["run_dir"] == str(run_dir)
+
+
+def test_resuming_under_another_task_name_or_with_other_settings_is_an_error_that_leaves_the_run(
+        trained_run, capsys):
+    checkpoint = trained_run / "checkpoints" / "last.safetensors"
+    before = checkpoint.read_bytes()
+    code, err = run_cli(["train", "wordlm", "--resume", str(trained_run)], capsys)
+    assert_one_line_error(code, err, "is a charlm run, not wordlm", "rnnlab train --resume")
+    code, err = run_cli(["train", "charlm", "--resume", str(trained_run), "--epochs", "3", "--lr", "0.1",
+                         "--hidden", "8"], capsys)
+    assert_one_line_error(code, err, "--hidden, --lr cannot change", "--epochs and --minutes")
+    assert checkpoint.read_bytes() == before
+
+
 # ------------------------------------------------------------------------- generate/evaluate
 def test_greedy_generation_is_deterministic_and_starts_with_the_prefix(trained_run, capsys):
     outputs = []

@@ -1,7 +1,7 @@
 """`rnnlab ...`: argument parsing only; the work is done by rnnlab.api and friends.
 
     rnnlab train TASK [--preset NAME] [flags]     train (flags: `rnnlab train TASK --help`)
-    rnnlab train --resume RUN [--epochs N]       continue a stopped run exactly
+    rnnlab train [TASK] --resume RUN [--epochs N]  continue a stopped run exactly
     rnnlab generate RUN --prefix TEXT ...        sample from a trained language model
     rnnlab evaluate RUN [--text PATH]            validation metrics, or perplexity on any text
                         [--dynamic-lr LR]        ... also under dynamic evaluation (adapting as it reads)
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         presets = getattr(task_class, "presets", {})
         sub.add_argument("--preset", choices=sorted(presets) or None, help="a named configuration (flags override it)")
+        sub.add_argument("--resume", metavar="RUN", default=argparse.SUPPRESS,
+                         help=f"continue this stopped {name} run instead (only --epochs and --minutes may change)")
         _add_run_flags(sub)
         add_options(sub, task_class.Options)
 
@@ -168,6 +170,7 @@ def _train(args: argparse.Namespace) -> int:
     run = {name: given.get(name) for name in RUN_FLAGS}
     try:
         if args.resume:
+            _check_resume_flags(args)
             final = api.resume(args.resume, epochs=args.epochs, minutes=args.minutes, quiet=bool(run["quiet"]),
                                tensorboard=run["tensorboard"], backend=run["backend"],
                                device=run["device"] or "auto", amp=run["amp"])
@@ -190,6 +193,24 @@ def _train(args: argparse.Namespace) -> int:
         return 1
     _print_final(final, bool(run["json"]), bool(run["quiet"]))
     return 0
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """`rnnlab train TASK --resume RUN`: the run must be TASK's, and only --epochs/--minutes may change."""
+    from rnnlab import api
+
+    if not args.task:
+        return
+    task = api.read_config(args.resume)["task"]
+    if task != args.task:
+        raise UsageError(f"{args.resume} is a {task} run, not {args.task}; resume it with "
+                         f"rnnlab train --resume {shlex.quote(args.resume)}")
+    ignored = {"command", "task", "resume", "epochs", "minutes"} | set(RUN_FLAGS)
+    changed = sorted("--" + key.replace("_", "-") for key, value in vars(args).items()
+                     if key not in ignored and value is not None)
+    if changed:
+        raise UsageError(f"a resumed run keeps its own settings, so {', '.join(changed)} cannot change; "
+                         f"only --epochs and --minutes can (or start a new run without --resume)")
 
 
 def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
