@@ -79,7 +79,7 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
-    settings = dict(config["options"])
+    settings = dict(meta.get("options") or config["options"])  # the run's latest (--epochs may have changed)
     if epochs is not None:
         settings["epochs"] = epochs
     if minutes is not None:
