@@ -79,7 +79,11 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
-    settings = dict(meta.get("options") or config["options"])  # the run's latest (--epochs may have changed)
+    settings = dict(config["options"])
+    latest = meta.get("options") or {}
+    for name in ("epochs", "minutes"):  # what a resume (or a budget fit) may change: the checkpoint knows the latest
+        if name in latest:
+            settings[name] = latest[name]
     if epochs is not None:
         settings["epochs"] = epochs
     if minutes is not None:
