@@ -282,7 +282,9 @@ class Trainer:
             return
         now = time.perf_counter()
         seconds_per_epoch = (now - self._started) / self.epoch
-        fitting = self.epoch + int(max(self._deadline - now, 0.0) // seconds_per_epoch)
+        # an epoch counts if 3/4 of it fits: the budget may then cut the last quarter of the
+        # last epoch, where the cosine lr is under 1% of its peak (for 4 epochs or more)
+        fitting = self.epoch + int(max(self._deadline - now, 0.0) / seconds_per_epoch + 0.25)
         if fitting >= options.epochs or fitting <= self.epoch:  # all fit, or none more: the plan stays
             return
         self.say(f"time budget: {options.minutes:g} minutes hold {fitting} of the {options.epochs} epochs "
