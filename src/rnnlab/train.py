@@ -269,10 +269,10 @@ class Trainer:
         """A cosine schedule under --minutes anneals to 0 within the budget, not after it.
 
         At the first evaluation of a fresh run, the epochs done so far (with their evaluation)
-        give the time per epoch. If the remaining budget holds fewer epochs than planned,
-        --epochs becomes what fits and the cosine curve is squeezed onto it: on a slow host
-        the run still ends at lr 0 instead of being cut at a high lr (budgeted training,
-        Li et al. 2020). Later epochs that run slower are still stopped by the deadline.
+        give the time per epoch. If the budget would cut the curve before 90% of it, --epochs
+        becomes what fits and the cosine curve is squeezed onto it: on a slow host the run
+        still ends near lr 0 instead of being cut at a high lr (budgeted training, Li et al.
+        2020). Later epochs that run slower are still stopped by the deadline.
         """
         self._fit_pending = False
         options = self.task.options
@@ -282,10 +282,15 @@ class Trainer:
             return
         now = time.perf_counter()
         seconds_per_epoch = (now - self._started) / self.epoch
+        reachable = self.epoch + max(self._deadline - now, 0.0) / seconds_per_epoch  # epochs, fractional
+        if reachable >= 0.9 * options.epochs:
+            # cut at 90% of the curve or later, lr is already under 2.5% of its peak: the cut costs
+            # little, while fitting whole epochs could give up most of one (measured: worse)
+            return
         # an epoch counts if 3/4 of it fits: the budget may then cut the last quarter of the
         # last epoch, where the cosine lr is under 1% of its peak (for 4 epochs or more)
-        fitting = self.epoch + int(max(self._deadline - now, 0.0) / seconds_per_epoch + 0.25)
-        if fitting >= options.epochs or fitting <= self.epoch:  # all fit, or none more: the plan stays
+        fitting = int(reachable + 0.25)
+        if fitting <= self.epoch:  # not one more epoch fits: the plan stays, the budget stops it
             return
         self.say(f"time budget: {options.minutes:g} minutes hold {fitting} of the {options.epochs} epochs "
                  f"({seconds_per_epoch:.0f} s each); the cosine schedule now ends at epoch {fitting}")
