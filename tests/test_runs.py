@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from rnnlab import api
-from rnnlab import train as train_module
 from rnnlab.checkpoint import load_checkpoint, split_prefix
 from rnnlab.cli import main
 from rnnlab.train import LossNotFinite, Trainer, TrainingStopped
@@ -118,64 +117,18 @@ def test_a_time_budget_spent_in_an_epochs_last_batch_stops_at_that_epochs_end(tm
     assert resumed["epochs"] == 3 and resumed["steps"] == 3
 
 
-UNPATCHED_TRAIN_EPOCH = Trainer._train_epoch
-
-
-def simulated_seconds_per_step(monkeypatch, stop_at_step=None):
-    """Every training step takes one simulated second of the clock the trainer reads."""
-    clock = {"now": 1000.0, "steps": 0}
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: clock["now"])
-    original = UNPATCHED_TRAIN_EPOCH
-
-    def timed(self):
-        step = self.task.train_step
-
-        def one_second(batch):
-            clock["now"] += 1.0
-            clock["steps"] += 1
-            if clock["steps"] == stop_at_step:  # as if Ctrl-C arrived during this step
-                self._request_stop(signal.SIGINT, None)
-            return step(batch)
-        if not hasattr(self.task, "unpatched_train_step"):  # once per task, not once per epoch
-            self.task.unpatched_train_step = step
-            self.task.train_step = one_second
-        return original(self)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", timed)
-    return clock
-
-
-def test_a_cosine_run_whose_budget_holds_fewer_epochs_anneals_to_zero_within_it(tmp_path, monkeypatch, capsys):
-    steps_per_epoch = api.train("charlm", run_dir=tmp_path / "one", quiet=True, epochs=1, **TINY)["steps"]
-    simulated_seconds_per_step(monkeypatch)
-    budget = 2.5 * steps_per_epoch / 60  # minutes: room for 2.5 epochs of the 10 planned
-    final = api.train("charlm", run_dir=tmp_path / "run", progress=False, epochs=10, schedule="cosine",
-                      minutes=budget, **TINY)
-    assert "hold 2 of the 10 epochs" in capsys.readouterr().out
-    assert final["epochs"] == 2 and final["steps"] == 2 * steps_per_epoch
-    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["lr"] == 0.0
-    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
-    assert meta["options"]["epochs"] == 2  # what a resume continues from
-    assert api.resume(tmp_path / "run", epochs=3, quiet=True)["epochs"] == 3
-
-
-def test_a_fitted_cosine_run_stopped_and_resumed_ends_with_the_same_weights(tmp_path, monkeypatch):
-    steps_per_epoch = api.train("charlm", run_dir=tmp_path / "one", quiet=True, epochs=1, **TINY)["steps"]
-    settings = dict(TINY, epochs=10, schedule="cosine", minutes=2.5 * steps_per_epoch / 60, dropout=0.1)
-    simulated_seconds_per_step(monkeypatch)
-    assert api.train("charlm", run_dir=tmp_path / "straight", quiet=True, **settings)["epochs"] == 2
-    simulated_seconds_per_step(monkeypatch, stop_at_step=steps_per_epoch + 3)  # after the fit
-    with pytest.raises(TrainingStopped):
-        api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, **settings)
-    assert api.resume(tmp_path / "stopped", quiet=True)["epochs"] == 2
-    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
-
-
 def test_a_run_resumed_for_more_epochs_keeps_that_length_when_stopped_and_resumed_again(tmp_path, monkeypatch):
     api.train("charlm", run_dir=tmp_path / "run", quiet=True, epochs=1, **TINY)
-    simulated_seconds_per_step(monkeypatch, stop_at_step=3)
+    original = Trainer._train_epoch
+
+    def stop_at_once(self):
+        self._request_stop(signal.SIGINT, None)  # as if Ctrl-C arrived during the first step
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", stop_at_once)
     with pytest.raises(TrainingStopped):
         api.resume(tmp_path / "run", epochs=3, quiet=True)  # stopped in epoch 2 of the new 3
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
     assert api.resume(tmp_path / "run", quiet=True)["epochs"] == 3
 
 

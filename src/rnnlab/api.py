@@ -81,7 +81,7 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     settings = dict(config["options"])
     latest = meta.get("options") or {}
-    for name in ("epochs", "minutes"):  # what a resume (or a budget fit) may change: the checkpoint knows the latest
+    for name in ("epochs", "minutes"):  # what a resume may change: the checkpoint has the latest
         if name in latest:
             settings[name] = latest[name]
     if epochs is not None:

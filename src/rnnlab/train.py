@@ -86,10 +86,8 @@ class Trainer:
         self.history: list = []
         self._stop_signal: Optional[int] = None
         # --minutes counts this process's training time, so a resumed run gets a fresh budget
-        self._started = time.perf_counter()
-        self._deadline = (self._started + 60.0 * task.options.minutes
+        self._deadline = (time.perf_counter() + 60.0 * task.options.minutes
                           if getattr(task.options, "minutes", None) else None)
-        self._fit_pending = True  # a fresh cosine run under --minutes fits its epochs to the budget (below)
         self.out_of_time = False
         self._writer = None
         if tensorboard and is_writer:
@@ -146,7 +144,6 @@ class Trainer:
         self.task.load_extra_arrays(split_prefix(tensors, "extra"))
         self.epoch, self.step, self.seconds = meta["epoch"], meta["step"], meta["seconds"]
         self.best_val, self.history = meta["best_val"], meta["history"]
-        self._fit_pending = False  # a resumed run keeps the curve it has (stretched only by a larger --epochs)
 
     # --------------------------------------------------------------------------- loop
     def _request_stop(self, signum, frame) -> None:
@@ -249,8 +246,6 @@ class Trainer:
         metrics.update(self.task.evaluate())
         self.model.train()
         metrics["seconds"] = self.seconds
-        if epoch_done and self._fit_pending:
-            self._fit_epochs_to_budget()
         val = metrics.get("val_loss")
         improved = val is not None and (self.best_val is None or val < self.best_val)
         if options.schedule in ("step", "plateau") and self.schedule is not None and epoch_done:
@@ -264,38 +259,6 @@ class Trainer:
         self._log(metrics)
         self.say(_summary(metrics))
         self.task.on_evaluation(self.epoch, metrics, self.say)
-
-    def _fit_epochs_to_budget(self) -> None:
-        """A cosine schedule under --minutes anneals to 0 within the budget, not after it.
-
-        At the first evaluation of a fresh run, the epochs done so far (with their evaluation)
-        give the time per epoch. If the budget would cut the curve before 90% of it, --epochs
-        becomes what fits and the cosine curve is squeezed onto it: on a slow host the run
-        still ends near lr 0 instead of being cut at a high lr (budgeted training, Li et al.
-        2020). Later epochs that run slower are still stopped by the deadline.
-        """
-        self._fit_pending = False
-        options = self.task.options
-        if self._deadline is None or options.schedule != "cosine" or self.schedule is None:
-            return
-        if getattr(self.model, "world_size", 1) > 1:  # ranks timing themselves could disagree on the epochs
-            return
-        now = time.perf_counter()
-        seconds_per_epoch = (now - self._started) / self.epoch
-        reachable = self.epoch + max(self._deadline - now, 0.0) / seconds_per_epoch  # epochs, fractional
-        if reachable >= 0.9 * options.epochs:
-            # cut at 90% of the curve or later, lr is already under 2.5% of its peak: the cut costs
-            # little, while fitting whole epochs could give up most of one (measured: worse)
-            return
-        # an epoch counts if 3/4 of it fits: the budget may then cut the last quarter of the
-        # last epoch, where the cosine lr is under 1% of its peak (for 4 epochs or more)
-        fitting = int(reachable + 0.25)
-        if fitting <= self.epoch:  # not one more epoch fits: the plan stays, the budget stops it
-            return
-        self.say(f"time budget: {options.minutes:g} minutes hold {fitting} of the {options.epochs} epochs "
-                 f"({seconds_per_epoch:.0f} s each); the cosine schedule now ends at epoch {fitting}")
-        options.epochs = fitting
-        self.schedule.total_steps = fitting * len(self.sampler)
 
     def _log(self, metrics: Dict[str, Any]) -> None:
         if not self.is_writer:

@@ -53,8 +53,7 @@ class CommonOptions:
     step_size: int = option(10, "step schedule: epochs between decays")
     eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
     minutes: Optional[float] = option(None, "time budget: after this many minutes of training, evaluate, "
-                                            "checkpoint and stop (--resume continues); a cosine schedule is "
-                                            "fitted after the first evaluation to end within it")
+                                            "checkpoint and stop (--resume continues)")
     seed: int = option(0, "random seed (weights, batches, dropout)")
     dtype: str = option("float32", "floating-point type", choices=("float32", "float64"))
 
