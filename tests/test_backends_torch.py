@@ -29,9 +29,10 @@ from rnnlab.train import clip_gradients, make_optimizer  # noqa: E402
 
 # no dropout unless a test asks (the two engines draw their masks from different generators), and
 # no cosine curve (it spans --epochs, so a run stopped at 1 of 1 epochs and one at 1 of 2 differ)
-TINY = dict(max_chars=3000, hidden=16, seq_len=10, batch_size=4, sample_length=10, dropout=0.0, schedule="none")
+TINY = dict(max_chars=3000, hidden=16, seq_len=10, batch_size=4, sample_length=10, dropout=0.0, weight_dropout=0.0,
+            schedule="none")
 TINY_FLAGS = ["--max-chars", "3000", "--hidden", "16", "--seq-len", "10", "--batch-size", "4",
-              "--sample-length", "10", "--dropout", "0", "--schedule", "none"]
+              "--sample-length", "10", "--dropout", "0", "--weight-dropout", "0", "--schedule", "none"]
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +92,37 @@ def test_the_network_matches_the_numpy_model_forward_and_backward(name, steps, b
         np.testing.assert_allclose(theirs.grads[key], ours.grads[key], rtol=1e-9, atol=1e-12, err_msg=key)
     if config.input == "dense":
         np.testing.assert_allclose(dx_b, dx_a, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell,num_layers", [("lstm", 1), ("gru", 2)])
+def test_weight_dropout_on_torch_is_the_numpy_model_on_the_masked_recurrent_weights(cell, num_layers):
+    config = ModelConfig(input="embedding", input_size=11, output_size=11, hidden_size=8, cell=cell,
+                         num_layers=num_layers, weight_dropout=0.5, dtype="float64")
+    theirs = TorchModel(config, seed=3, device="cpu")
+    replay = torch.Generator().set_state(theirs.generators["rnn"].get_state())  # the masks it is about to draw
+    masks = {}
+    for k in range(num_layers):
+        gate_rows = {"lstm": 4, "gru": 3}[cell] * 8
+        draw = torch.rand((gate_rows, 8), generator=replay, dtype=torch.float32).numpy()
+        masks[f"rnn.weight_hh_l{k}"] = (draw >= 0.5) / 0.5
+    ours = NumpyModel(ModelConfig(**{**config.to_dict(), "weight_dropout": 0.0}), seed=3)
+    weights = ours.state_dict()
+    ours.load_state_dict({name: value * masks[name] if name in masks else value for name, value in weights.items()})
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(0, 11, (6, 4))
+    out_ours, _ = ours.forward(inputs)
+    out_theirs, _ = theirs.forward(inputs)
+    np.testing.assert_allclose(out_theirs, out_ours, rtol=1e-10, atol=1e-12)
+    d_out = rng.normal(size=out_ours.shape)
+    ours.zero_grad(), theirs.zero_grad()
+    ours.backward(d_out), theirs.backward(d_out)
+    for key in ours.grads:
+        expected = ours.grads[key] * masks[key] if key in masks else ours.grads[key]
+        np.testing.assert_allclose(theirs.grads[key], expected, rtol=1e-9, atol=1e-12, err_msg=key)
+    np.testing.assert_array_equal(theirs.state_dict()["rnn.weight_hh_l0"], weights["rnn.weight_hh_l0"])
+    theirs.eval()  # no masks in evaluation: the plain model on the unmasked weights
+    ours.load_state_dict(weights)
+    np.testing.assert_allclose(theirs.forward(inputs)[0], ours.forward(inputs)[0], rtol=1e-10, atol=1e-12)
 
 
 def test_state_dicts_move_both_ways_and_bad_ones_are_refused():

@@ -22,7 +22,8 @@ from rnnlab.tasks import TASKS  # noqa: E402
 
 # 460 characters -> 414 for training -> 10 consecutive windows of 10 steps x 4 columns
 SETTINGS = dict(max_chars=460, hidden=12, layers=2, seq_len=10, batch_size=4, sample_length=5, dtype="float64",
-                optimizer="adam", lr=0.01, clip=1.0, epochs=1, dropout=0.0)  # ranks draw other masks
+                optimizer="adam", lr=0.01, clip=1.0, epochs=1,
+                dropout=0.0, weight_dropout=0.0)  # no masks: each rank draws its own
 
 
 def flags(settings):

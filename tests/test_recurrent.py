@@ -25,10 +25,10 @@ def _torch():
 
 # ---- building layers and problems ---------------------------------------------------------
 def make_layer(cell, input_size=3, hidden_size=4, num_layers=1, bidirectional=False, bias=True,
-               dropout=0.0, dtype=np.float64, seed=0):
+               dropout=0.0, dtype=np.float64, seed=0, weight_dropout=0.0):
     kind, _, nonlinearity = cell.partition("_")
     kwargs = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, dropout=dropout,
-                  dtype=dtype, seed=seed)
+                  dtype=dtype, seed=seed, weight_dropout=weight_dropout)
     if kind == "rnn":
         kwargs["nonlinearity"] = nonlinearity
     return RECURRENT[kind](input_size, hidden_size, **kwargs)
@@ -280,6 +280,57 @@ def test_dropout_does_not_apply_after_the_last_layer(cell):
     y_two = y_two.copy()
     assert np.count_nonzero(y_two == 0) == 0 or cell == "rnn_relu"
     assert not np.allclose(y_two, two_layers.eval().forward(x, h0)[0]), "dropout between layers had no effect"
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_weight_dropout_gradient_agrees_with_central_differences_under_fixed_masks(cell, bidirectional):
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, weight_dropout=0.5, seed=7, **SHAPES)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=8)
+
+    def reseed():
+        layer.rng = np.random.default_rng(123)  # the same masks on every forward
+
+    reseed()
+    y_train, _ = layer.forward(x, h0)
+    y_eval, _ = layer.eval().forward(x, h0)
+    layer.train()
+    assert not np.allclose(y_train, y_eval), "weight_dropout=0.5 in training should change the output"
+    _fd_check(layer, x, h0, dy, dh_n, before_forward=reseed)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_dropout_zeroes_a_fraction_p_of_the_recurrent_weights_and_scales_the_rest_by_1_over_1_minus_p(dtype):
+    layer = make_layer("lstm", hidden_size=64, weight_dropout=0.3, dtype=dtype, seed=1)
+    ones = np.ones((256, 64), dtype=dtype)
+    dropped, keep = layer._drop_weights(ones)
+    assert abs(np.mean(dropped == 0) - 0.3) < 0.01  # 16,384 weights: the standard error is 0.004
+    np.testing.assert_allclose(dropped[keep], 1 / 0.7, rtol=1e-6)
+    assert np.all(dropped[~keep] == 0)
+    assert layer._drop_weights(ones)[1].tolist() != keep.tolist()  # a new mask on every call
+    same, no_mask = layer.eval()._drop_weights(ones)
+    assert same is ones and no_mask is None  # evaluation uses the weights themselves
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_weight_dropout_runs_the_layer_on_masked_recurrent_weights_and_leaves_the_weights_unchanged(cell):
+    dropped = make_layer(cell, num_layers=2, weight_dropout=0.5, seed=13, **SHAPES)
+    original = {name: value.copy() for name, value in dropped.params.items()}
+    x, h0, dy, _ = make_problem(dropped, T, B, seed=14)
+    dropped.rng = np.random.default_rng(5)
+    y_dropped, _ = dropped.forward(x, h0)
+    dropped.backward(dy)
+    for name, value in dropped.params.items():
+        np.testing.assert_array_equal(value, original[name], err_msg=name)
+    # the same layer without weight dropout, its W_hh replaced by the masks drawn in the same order
+    masks = np.random.default_rng(5)
+    plain = make_layer(cell, num_layers=2, seed=13, **SHAPES)
+    for layer_index in range(2):
+        name = f"weight_hh_l{layer_index}"
+        keep = masks.random(plain.params[name].shape) < 0.5
+        plain.params[name][...] = original[name] * keep / 0.5
+        assert 0 < keep.mean() < 1
+    np.testing.assert_allclose(plain.forward(x, h0)[0], y_dropped, rtol=1e-12, atol=1e-12)
 
 
 # ---- 4. truncated BPTT ------------------------------------------------------------------------------

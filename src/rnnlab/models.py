@@ -39,6 +39,7 @@ class ModelConfig:
     projection_size: int = 0  # >0: a dense layer between input and recurrent stack (sin->cos net)
     dropout: float = 0.0  # on the embedding, between layers, and before the head
     locked_dropout: bool = False  # the same dropout mask at every time step
+    weight_dropout: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch
     tied: bool = False  # head.weight is embedding.weight (needs embedding_size == hidden_size)
     bias: bool = True  # biases in the recurrent stack and the head
     init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
@@ -72,6 +73,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {self.weight_dropout}")
         if self.tied:
             if self.input != "embedding":
                 raise ValueError("tied weights need an embedding input")
@@ -112,7 +115,7 @@ class NumpyModel:
         self.rnn = RECURRENT[config.cell](
             config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers, bias=config.bias,
             dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
-            locked_dropout=config.locked_dropout)
+            locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn
         self.output_dropout = Dropout(config.dropout, locked=config.locked_dropout, seed=seeds[4])
         self.head = Linear(config.hidden_size, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])

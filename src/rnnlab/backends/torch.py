@@ -29,7 +29,9 @@ torch generator states). Data-parallel training under torchrun: see
 Dropout uses the model's own torch generators (one each for the input, between the
 layers and before the head, as the NumPy model has), so masks are reproducible and resume
 exactly, but they are not the NumPy engine's masks: the two engines agree exactly with
-dropout 0, and in distribution otherwise.
+dropout 0, and in distribution otherwise. Weight dropout (DropConnect on W_hh) draws its
+masks from the "rnn" generator and runs the torch.nn module on the masked weights through
+torch.func.functional_call, so the module and its cuDNN path stay as they are.
 
 Left out: the sigmoid RNN (torch.nn.RNN has no such nonlinearity), truncated BPTT inside a
 window (`bptt_truncate`), bidirectional stacks (ModelConfig has none).
@@ -142,9 +144,24 @@ class Network(nn.Module):
         draw = torch.rand(shape, generator=self.generators[where], device=x.device, dtype=torch.float32)  # (T|1, B, D)
         return x * ((draw >= p).to(x.dtype) / (1.0 - p))
 
+    def _run(self, module: nn.Module, x: torch.Tensor, state):
+        """One recurrent module; under weight dropout (training), on W_hh * mask / (1 - p), one mask
+        per call drawn from the "rnn" generator (torch.func.functional_call: the module's own
+        parameters stay as they are, and autograd takes the gradient through the mask)."""
+        p = self.config.weight_dropout
+        if not self.training or p == 0.0:
+            return module(x, state)
+        weights = dict(module.named_parameters())
+        for name, weight in list(weights.items()):
+            if name.startswith("weight_hh"):
+                draw = torch.rand(tuple(weight.shape), generator=self.generators["rnn"], device=weight.device,
+                                  dtype=torch.float32)
+                weights[name] = weight * ((draw >= p).to(weight.dtype) / (1.0 - p))
+        return torch.func.functional_call(module, weights, (x, state))
+
     def _recurrent(self, x: torch.Tensor, state):
         if not self.stacked:
-            return self.rnn(x, state)
+            return self._run(self.rnn, x, state)
         lstm = self.config.cell == "lstm"
         finals = []
         for k, layer in enumerate(self.rnn):
@@ -153,7 +170,7 @@ class Network(nn.Module):
             layer_state = None
             if state is not None:
                 layer_state = (state[0][k:k + 1], state[1][k:k + 1]) if lstm else state[k:k + 1]  # (1, B, H)
-            x, final = layer(x, layer_state)  # (T, B, H)
+            x, final = self._run(layer, x, layer_state)  # (T, B, H)
             finals.append(final)
         if lstm:
             return x, (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))  # (L, B, H) each

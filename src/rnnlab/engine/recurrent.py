@@ -20,6 +20,11 @@ output (and from `dh_n`) flow back through at most k+1 steps: its own and k earl
 ones, as in the WildML tutorial's `bptt_truncate`. Equivalently, the sum over outputs
 t of the full gradient of loss_t with the state before step t-k held constant.
 
+Weight dropout (`weight_dropout=p`, AWD-LSTM's DropConnect, not in torch.nn): in training,
+each forward runs on W_hh * m / (1 - p), with a 0/1 mask m drawn per weight (1 with
+probability 1 - p) for the whole sequence, and backward gives dW_hh = m / (1 - p) * (the
+gradient of the masked weights). The parameters themselves are never changed.
+
 Per layer and direction the work is: one matrix product (or lookup) for the input
 projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at
 once; after the backward loop one product each for dW_ih, dW_hh and dx.
@@ -49,7 +54,8 @@ class Recurrent(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
-                 seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False) -> None:
+                 seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False,
+                 weight_dropout: float = 0.0) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
@@ -57,9 +63,12 @@ class Recurrent(Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout!r}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.bidirectional, self.dropout = bias, bidirectional, float(dropout)
         self.locked_dropout = locked_dropout  # one mask for all steps between layers (not in torch.nn)
+        self.weight_dropout = float(weight_dropout)  # DropConnect on W_hh, one mask per forward (not in torch.nn)
         self.num_directions = 2 if bidirectional else 1
         self.dtype = np.dtype(dtype)
         self.nonlinearity = nonlinearity
@@ -172,6 +181,7 @@ class Recurrent(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
                 index = layer * directions + direction
                 gate_rows = w_ih.shape[0]
+                w_hh, w_mask = self._drop_weights(w_hh, (layer, direction))
                 xp = self._buffer(("xp", layer, direction), (steps * batch, gate_rows))
                 bias = self._folded_bias(b_ih, b_hh)  # (G*H,) or None
                 if one_hot and flat_input.size < w_ih.shape[1]:  # fewer ids than symbols: their columns
@@ -200,7 +210,8 @@ class Recurrent(Module):
                 if c_n is not None:
                     c_n[index] = c_last
                 outputs.append(h_seq)
-                directions_cache.append({"cell": cache, "h": h_seq, "h0": h0_all[index]})
+                directions_cache.append({"cell": cache, "h": h_seq, "h0": h0_all[index], "w_hh": w_hh,
+                                         "w_mask": w_mask})
             output = outputs[0] if directions == 1 else np.concatenate(outputs, axis=2)  # (T, B, D*H)
             mask = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
@@ -247,9 +258,10 @@ class Recurrent(Module):
             flat_input = layer_cache["input"]  # (T*B, in)
             d_input = None
             for direction in range(directions):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+                w_ih, _, b_ih, b_hh = self._weights(layer, direction)
                 index = layer * directions + direction
                 cache = layer_cache["directions"][direction]
+                w_hh = cache["w_hh"]  # the weights the forward used (masked under weight dropout)
                 reverse = direction == 1
                 gate_rows = w_hh.shape[0]
                 dgx = self._buffer(("dgx", layer, direction), (steps, batch, gate_rows))  # d(input projection)
@@ -278,8 +290,16 @@ class Recurrent(Module):
                     add_rows_at(grad_w_ih.T, flat_input, flat_dgx)
                 else:
                     grad_w_ih += flat_dgx.T @ flat_input
-                self._add_hidden_weight_grad(self.grads[self._name("weight_hh", layer, direction)],
-                                             dgh, cache["h"], cache["h0"], reverse)
+                grad_w_hh = self.grads[self._name("weight_hh", layer, direction)]
+                if cache["w_mask"] is None:
+                    self._add_hidden_weight_grad(grad_w_hh, dgh, cache["h"], cache["h0"], reverse)
+                else:  # W_hh entered as W_hh * keep / (1 - p): its gradient is that of the product, masked
+                    masked_grad = self._buffer(("dw_hh", layer, direction), grad_w_hh.shape)
+                    masked_grad.fill(0)
+                    self._add_hidden_weight_grad(masked_grad, dgh, cache["h"], cache["h0"], reverse)
+                    masked_grad *= cache["w_mask"]
+                    masked_grad *= self._weight_dropout_scale()
+                    grad_w_hh += masked_grad
                 if b_ih is not None:
                     bias_grad = flat_dgx.sum(axis=0)
                     self.grads[self._name("bias_ih", layer, direction)] += bias_grad
@@ -297,6 +317,21 @@ class Recurrent(Module):
             d_output = d_input.reshape(steps, batch, -1) if d_input is not None else None
         self.grad_h0 = self._join_state(grad_h0, grad_c0)
         return d_output
+
+    def _drop_weights(self, w_hh: np.ndarray, key: tuple = ()):
+        """Weight dropout (DropConnect on the recurrent weights, as in AWD-LSTM): in training,
+        W_hh * keep / (1 - p) with one boolean mask `keep` for the whole sequence, each entry
+        True with probability 1 - p -> (weights to use, keep or None)."""
+        if not (self.training and self.weight_dropout > 0):
+            return w_hh, None
+        keep = self.rng.random(w_hh.shape, dtype=self.dtype) < self.dtype.type(1.0 - self.weight_dropout)
+        dropped = self._buffer(("w_hh",) + key, w_hh.shape)
+        np.multiply(w_hh, keep, out=dropped)
+        dropped *= self._weight_dropout_scale()
+        return dropped, keep
+
+    def _weight_dropout_scale(self):
+        return self.dtype.type(1.0) / self.dtype.type(1.0 - self.weight_dropout)  # 1 / (1 - p), in dtype
 
     @staticmethod
     def _add_hidden_weight_grad(grad, dgh, h_seq, h0, reverse: bool) -> None:

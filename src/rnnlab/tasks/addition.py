@@ -151,7 +151,8 @@ class Addition(Task):
     def model_config(self) -> ModelConfig:
         o = self.options
         return ModelConfig(input="dense", input_size=2, output_size=1, cell=o.cell, nonlinearity=o.nonlinearity,
-                           hidden_size=o.hidden, num_layers=o.layers, dropout=o.dropout, bias=o.bias, init=o.init,
+                           hidden_size=o.hidden, num_layers=o.layers, dropout=o.dropout,
+                           weight_dropout=o.weight_dropout, bias=o.bias, init=o.init,
                            init_scale=o.init_scale, dtype=o.dtype)
 
     # -- training -------------------------------------------------------------------------

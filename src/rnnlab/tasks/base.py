@@ -39,6 +39,7 @@ class CommonOptions:
     layers: int = option(1, "number of recurrent layers")
     hidden: int = option(128, "hidden units per layer")
     dropout: float = option(0.0, "dropout on inputs, between layers and before the head")
+    weight_dropout: float = option(0.0, "dropout on the recurrent weights W_hh (DropConnect), one mask per batch")
     epochs: int = option(10, "training epochs")
     batch_size: int = option(32, "sequences per batch")
     seq_len: int = option(35, "time steps per training window", aliases=("--bptt",))
@@ -70,6 +71,8 @@ class CommonOptions:
             raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0.0 <= self.weight_dropout < 1.0:
+            raise UsageError(f"--weight-dropout must be in [0, 1), got {self.weight_dropout!r}")
         if self.clip < 0 or not np.isfinite(self.clip):
             raise UsageError(f"--clip must be >= 0 (0 turns clipping off), got {self.clip!r}")
         if self.bptt_truncate is not None and self.bptt_truncate < 0:

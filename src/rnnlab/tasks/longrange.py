@@ -143,7 +143,8 @@ class LongRangeTask(Task):
     def model_config(self) -> ModelConfig:
         o = self.options
         return ModelConfig(**self.model_kind(), cell=o.cell, nonlinearity=o.nonlinearity, hidden_size=o.hidden,
-                           num_layers=o.layers, dropout=o.dropout, init=o.init, init_scale=o.init_scale,
+                           num_layers=o.layers, dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init,
+                           init_scale=o.init_scale,
                            forget_bias=o.forget_bias if o.cell == "lstm" else None, dtype=o.dtype)
 
     def sampler(self):

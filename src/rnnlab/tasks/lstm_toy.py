@@ -97,7 +97,8 @@ class LSTMToy(Task):
     def model_config(self) -> ModelConfig:
         o = self.options
         return ModelConfig(input="dense", input_size=o.x_dim, output_size=1, cell="lstm", hidden_size=o.hidden,
-                           num_layers=o.layers, dropout=o.dropout, init=o.init, init_scale=o.init_scale,
+                           num_layers=o.layers, dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init,
+                           init_scale=o.init_scale,
                            dtype=o.dtype)
 
     def build_model(self, backend: str = "numpy") -> None:

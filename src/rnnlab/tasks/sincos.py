@@ -129,7 +129,8 @@ class SinCos(Task):
         o = self.options
         return ModelConfig(input="dense", input_size=1, output_size=1, cell=o.cell, nonlinearity=o.nonlinearity,
                            hidden_size=o.hidden, num_layers=o.layers, projection_size=o.projection,
-                           dropout=o.dropout, init=o.init, init_scale=o.init_scale, bias_value=o.bias_value,
+                           dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init, init_scale=o.init_scale,
+                           bias_value=o.bias_value,
                            forget_bias=o.forget_bias, dtype=o.dtype)
 
     # -- data -----------------------------------------------------------------------------

@@ -312,7 +312,8 @@ class WordLM(LanguageModelTask):
         sentence = o.mode == "sentence" and o.init == "wildml"
         return ModelConfig(input=o.input, input_size=V, output_size=V, cell=o.cell, nonlinearity=o.nonlinearity,
                            hidden_size=o.hidden, num_layers=o.layers, embedding_size=o.embedding_size,
-                           dropout=o.dropout, locked_dropout=o.locked_dropout, tied=o.tied, bias=not sentence,
+                           dropout=o.dropout, weight_dropout=o.weight_dropout, locked_dropout=o.locked_dropout,
+                           tied=o.tied, bias=not sentence,
                            init="pytorch" if o.init in ("example", "wildml") else o.init,
                            init_scale=o.init_scale, dtype=o.dtype)
 
