@@ -135,6 +135,11 @@ class _EpochSampler:
         idx = starts[None, :] + np.arange(self.seq_len)[:, None]  # (T, B')
         return self.stream[idx], self.stream[idx + 1]  # X, Y: (T, B') each
 
+    @property
+    def at_epoch_start(self) -> bool:
+        """True while the first batch of an epoch is in use (a caller carrying state resets it then)."""
+        return self._batch == 1
+
     def epoch(self) -> Iterator[Batch]:
         """The rest of the current epoch's batches, then the epoch counts as done.
 
@@ -336,6 +341,11 @@ class BpttWindows:
         X = self.data[start:start + T, self.columns].copy()  # (T, B')
         Y = self.data[start + 1:start + 1 + T, self.columns].copy()  # (T, B')
         return X, Y
+
+    @property
+    def at_epoch_start(self) -> bool:
+        """True while the first window of an epoch is in use (the caller resets the carried state)."""
+        return self._batch == 1
 
     def epoch(self) -> Iterator[Batch]:
         """The rest of this epoch's windows in order, then the epoch counts as done."""

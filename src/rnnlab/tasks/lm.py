@@ -55,7 +55,9 @@ class LanguageModelTask(Task):
     def train_step(self, batch) -> Tuple[float, int]:
         inputs, targets = batch
         carries = getattr(self._sampler, "carries_state", False)
-        state = self.carried_state if carries else None
+        # carried from batch to batch within an epoch; each epoch starts from zeros, as d2l and
+        # pytorch's word_language_model do (the last state of an epoch belongs to another place in the text)
+        state = self.carried_state if carries and not self._sampler.at_epoch_start else None
         if state is not None and _batch_of(state) != inputs.shape[1]:
             state = None
         loss, state = self.window_loss(inputs, targets, state, need_grad=True)

@@ -349,8 +349,6 @@ class WordLM(LanguageModelTask):
     def train_step(self, batch) -> Tuple[float, int]:
         if self.options.mode == "sentence":
             return self._sentence_step(*batch)
-        if self._sampler._batch == 1:  # first window of an epoch: start from zeros, as the example does
-            self.carried_state = None
         return super().train_step(batch)
 
     def _sentence_step(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, int]:
