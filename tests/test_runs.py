@@ -13,6 +13,7 @@ import pytest
 from rnnlab import api
 from rnnlab.checkpoint import load_checkpoint, split_prefix
 from rnnlab.cli import main
+from rnnlab.tasks import TASKS
 from rnnlab.train import LossNotFinite, Trainer, TrainingStopped
 
 TINY = dict(max_chars=3000, hidden=16, seq_len=10, batch_size=4, sample_length=10)
@@ -77,6 +78,29 @@ def test_training_lowers_the_validation_loss(trained_run):
     assert rows[-1]["val_loss"] < np.log(40)  # below a uniform guess over the ~40 characters
 
 
+@pytest.mark.parametrize("task, settings", [
+    ("charlm", dict(TINY, sampling="consecutive")),
+    ("wordlm", dict(max_tokens=2000, hidden=8, layers=1, batch_size=4, seq_len=10, sample_length=0)),
+])
+def test_the_state_is_carried_between_the_batches_of_an_epoch_and_each_epoch_starts_from_zeros(
+        tmp_path, monkeypatch, task, settings):
+    from rnnlab.models import NumpyModel
+
+    started_from_zeros = []  # per training batch: was the model given no state?
+    forward = NumpyModel.forward
+
+    def recording(self, inputs, state=None):
+        if self.training:
+            started_from_zeros.append(state is None)
+        return forward(self, inputs, state)
+
+    monkeypatch.setattr(NumpyModel, "forward", recording)
+    batches = len(TASKS[task](api.make_options(task, **settings)).sampler())
+    api.train(task, run_dir=tmp_path / "r", quiet=True, epochs=2, **settings)
+    assert batches > 2
+    assert started_from_zeros == ([True] + [False] * (batches - 1)) * 2
+
+
 # ----------------------------------------------------------------------------------- resume
 def test_a_run_resumed_at_an_epoch_boundary_ends_with_the_same_weights(tmp_path):
     settings = dict(TINY, sampling="random", dropout=0.2, layers=2, schedule="none")  # cosine: see the next test
@@ -84,6 +108,18 @@ def test_a_run_resumed_at_an_epoch_boundary_ends_with_the_same_weights(tmp_path)
     api.train("charlm", run_dir=tmp_path / "stopped", quiet=True, epochs=1, **settings)
     api.resume(tmp_path / "stopped", epochs=3, quiet=True)
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "stopped"))
+
+
+def test_a_run_saved_before_weight_dropout_existed_resumes_without_it(tmp_path):
+    settings = dict(TINY, sampling="random", schedule="none", weight_dropout=0.0)
+    api.train("charlm", run_dir=tmp_path / "straight", quiet=True, epochs=2, **settings)
+    api.train("charlm", run_dir=tmp_path / "old", quiet=True, epochs=1, **settings)
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["options"]["weight_dropout"]  # as rnnlab wrote it before 2026-11-26
+    config_path.write_text(json.dumps(config))
+    api.resume(tmp_path / "old", epochs=2, quiet=True)  # charlm's default is now 0.2: not for this run
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "old"))
 
 
 def test_resuming_a_finished_cosine_run_for_more_epochs_stretches_the_curve_over_the_new_length(tmp_path):
@@ -134,7 +170,7 @@ def test_a_run_resumed_for_more_epochs_keeps_that_length_when_stopped_and_resume
 
 @pytest.mark.parametrize("sampling", ["consecutive", "random"])
 def test_a_run_stopped_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_path, monkeypatch, sampling):
-    settings = dict(TINY, epochs=2, sampling=sampling, dropout=0.1, layers=2, optimizer="adam")
+    settings = dict(TINY, epochs=2, sampling=sampling, dropout=0.1, weight_dropout=0.3, layers=2, optimizer="adam")
     api.train("charlm", run_dir=tmp_path / "straight", quiet=True, **settings)
 
     original = Trainer._train_epoch
@@ -282,6 +318,7 @@ def test_a_text_too_short_for_one_batch_says_which_flag_to_change(tmp_path, caps
     (["--hidden", "0"], ("--hidden",)),
     (["--lr", "-1"], ("--lr",)),
     (["--dropout", "1.5"], ("--dropout",)),
+    (["--weight-dropout", "1"], ("--weight-dropout",)),
     (["--epochs", "0"], ("--epochs",)),
     (["--clip", "-2"], ("--clip",)),
     (["--minutes", "0"], ("--minutes",)),
@@ -360,4 +397,4 @@ def test_python_m_rnnlab_and_the_console_script_show_help():
 def test_the_d2l_preset_is_d2ls_plain_rnn_whatever_the_char_models_defaults():
     d2l = api.make_options("charlm", preset="d2l")
     assert (d2l.cell, d2l.hidden, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
-    assert d2l.dropout == 0.0 and d2l.schedule == "none"  # the char model's default dropout and cosine stay out
+    assert d2l.dropout == 0.0 and d2l.weight_dropout == 0.0 and d2l.schedule == "none"  # the char default's stay out

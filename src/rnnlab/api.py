@@ -80,6 +80,7 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     config = read_config(run_dir)
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     settings = dict(config["options"])
+    settings.setdefault("weight_dropout", 0.0)  # a run from before weight dropout existed trained without it
     latest = meta.get("options") or {}
     for name in ("epochs", "minutes"):  # what a resume may change: the checkpoint has the latest
         if name in latest:
