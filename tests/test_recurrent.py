@@ -230,11 +230,12 @@ def test_backward_agrees_with_central_differences(cell, num_layers, bidirectiona
     _fd_check(layer, x, h0, dy, dh_n)
 
 
-# ---- 3. dropout between layers ---------------------------------------------------------------------
+# ---- 3. dropout between layers and on the recurrent weights ---------------------------------------------
+@pytest.mark.parametrize("kind", ["dropout", "weight_dropout"])  # between layers; on W_hh
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_training_dropout_gradient_agrees_with_central_differences_under_fixed_masks(cell, bidirectional):
-    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, dropout=0.4, seed=7, **SHAPES)
+def test_training_dropout_gradient_agrees_with_central_differences_under_fixed_masks(cell, bidirectional, kind):
+    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, seed=7, **{kind: 0.4}, **SHAPES)
     x, h0, dy, dh_n = make_problem(layer, T, B, seed=8)
 
     def reseed():
@@ -244,7 +245,7 @@ def test_training_dropout_gradient_agrees_with_central_differences_under_fixed_m
     y_train, _ = layer.forward(x, h0)
     y_eval, _ = layer.eval().forward(x, h0)
     layer.train()
-    assert not np.allclose(y_train, y_eval), "dropout=0.4 in training should change the output"
+    assert not np.allclose(y_train, y_eval), f"{kind}=0.4 in training should change the output"
     _fd_check(layer, x, h0, dy, dh_n, before_forward=reseed)
 
 
@@ -280,23 +281,6 @@ def test_dropout_does_not_apply_after_the_last_layer(cell):
     y_two = y_two.copy()
     assert np.count_nonzero(y_two == 0) == 0 or cell == "rnn_relu"
     assert not np.allclose(y_two, two_layers.eval().forward(x, h0)[0]), "dropout between layers had no effect"
-
-
-@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("cell", CELLS)
-def test_weight_dropout_gradient_agrees_with_central_differences_under_fixed_masks(cell, bidirectional):
-    layer = make_layer(cell, num_layers=2, bidirectional=bidirectional, weight_dropout=0.5, seed=7, **SHAPES)
-    x, h0, dy, dh_n = make_problem(layer, T, B, seed=8)
-
-    def reseed():
-        layer.rng = np.random.default_rng(123)  # the same masks on every forward
-
-    reseed()
-    y_train, _ = layer.forward(x, h0)
-    y_eval, _ = layer.eval().forward(x, h0)
-    layer.train()
-    assert not np.allclose(y_train, y_eval), "weight_dropout=0.5 in training should change the output"
-    _fd_check(layer, x, h0, dy, dh_n, before_forward=reseed)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
