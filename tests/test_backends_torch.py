@@ -58,6 +58,8 @@ def assert_close_weights(a, b, rtol, atol=0.0):
 CONFIGS = {
     "onehot-lstm": dict(input="onehot", cell="lstm"),
     "embedding-gru-2-tied": dict(input="embedding", cell="gru", num_layers=2, tied=True, embedding_size=8),
+    "embedding-lstm-2-tied-head-projection": dict(input="embedding", cell="lstm", num_layers=2, tied=True,
+                                                  embedding_size=5),
     "embedding-rnn-relu-3-locked": dict(input="embedding", cell="rnn", nonlinearity="relu", num_layers=3,
                                         dropout=0.3, locked_dropout=True),
     "dense-lstm-projection-2-dropout": dict(input="dense", cell="lstm", projection_size=5, num_layers=2, dropout=0.2),

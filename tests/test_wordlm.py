@@ -10,6 +10,7 @@ import rnnlab.api as api
 from rnnlab.checkpoint import load_checkpoint, split_prefix
 from rnnlab.cli import main
 from rnnlab.data import SENTENCE_END, SENTENCE_START
+from rnnlab.engine.gradcheck import check_gradients
 from rnnlab.errors import UsageError
 from rnnlab.tasks import TASKS
 from rnnlab.tasks.wordlm import SentenceSampler, WordLM, WordLMOptions, split_tokenised_sentences
@@ -139,6 +140,26 @@ def test_tied_weights_are_one_array(data_dir):
     assert "head.weight" not in model.params
     result = api.train("wordlm", run_dir="tied", quiet=True, epochs=1, data=str(data_dir), tied=True, **TINY)
     assert math.isfinite(result["test_ppl"])
+
+
+@pytest.mark.parametrize("embedding_size", [8, 24])
+def test_tied_weights_narrower_or_wider_than_the_hidden_state_go_through_a_head_projection(
+        data_dir, embedding_size):
+    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, embedding_size=embedding_size, dtype="float64",
+                                **TINY))
+    task.build_model()
+    model = task.model
+    assert model.params["head_projection.weight"].shape == (embedding_size, 16)  # H -> E, no bias
+    assert model.head.params["weight"] is model.encoder.params["weight"]
+    assert "head.weight" not in model.params and "head_projection.bias" not in model.params
+    inputs, targets = next(iter(task.sampler().epoch()))
+    model.eval()  # the same function at every evaluation: no dropout masks drawn
+    model.zero_grad()
+    task.window_loss(inputs, targets, None, need_grad=True)
+    errors = check_gradients(model.params, model.grads,
+                             lambda: task.window_loss(inputs, targets, None, need_grad=False)[0],
+                             eps=1e-5)  # the mean loss is ~log V: at eps 1e-6 rounding alone gives ~5e-6
+    assert max(errors.values()) < 1e-6, errors
 
 
 # -- training runs -----------------------------------------------------------------------

@@ -6,7 +6,12 @@ names (`embedding.weight`, `projection.weight`, `rnn.weight_ih_l0`, `head.weight
 so weights move between the two unchanged.
 
     inputs (T, B) ids  --one-hot/embedding-->  (T, B, E)  --dropout-->  [projection]
-        --> recurrent stack (T, B, H)  --dropout-->  head  --> outputs (T, B, output_size)
+        --> recurrent stack (T, B, H)  --dropout-->  [head_projection]  --> head
+        --> outputs (T, B, output_size)
+
+Tied weights with E != H (Press & Wolf 2017) put a bias-free `head_projection` (H -> E)
+before the head, so the stack can be wider (or narrower) than the embedding it shares
+with the head. The head's cost per token is E x V, so a narrow E makes it cheaper.
 
 Left out: attention, layer norm, adaptive softmax.
 """
@@ -40,7 +45,7 @@ class ModelConfig:
     dropout: float = 0.0  # on the embedding, between layers, and before the head
     locked_dropout: bool = False  # the same dropout mask at every time step
     weight_dropout: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch
-    tied: bool = False  # head.weight is embedding.weight (needs embedding_size == hidden_size)
+    tied: bool = False  # head.weight is embedding.weight (E != H adds a head_projection H -> E)
     bias: bool = True  # biases in the recurrent stack and the head
     init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
     init_scale: float = 0.1
@@ -78,15 +83,20 @@ class ModelConfig:
         if self.tied:
             if self.input != "embedding":
                 raise ValueError("tied weights need an embedding input")
-            if self.embedding_size != self.hidden_size or self.input_size != self.output_size:
-                raise ValueError(f"tied weights need embedding size == hidden size ({self.embedding_size} vs "
-                                 f"{self.hidden_size}) and input vocabulary == output vocabulary")
+            if self.input_size != self.output_size:
+                raise ValueError(f"tied weights need input vocabulary == output vocabulary ({self.input_size} vs "
+                                 f"{self.output_size})")
 
     @property
     def recurrent_input_size(self) -> int:
         if self.projection_size:
             return self.projection_size
         return self.embedding_size if self.input == "embedding" else self.input_size
+
+    @property
+    def head_projection_size(self) -> int:
+        """Width of the bias-free H -> E layer before a tied head whose E differs from H, else 0."""
+        return self.embedding_size if self.tied and self.embedding_size != self.hidden_size else 0
 
 
 class NumpyModel:
@@ -96,7 +106,7 @@ class NumpyModel:
         config.validate()
         self.config = config
         dtype = np.dtype(config.dtype)
-        seeds = np.random.SeedSequence(seed).spawn(6)
+        seeds = np.random.SeedSequence(seed).spawn(7)  # (children 0-5 do not depend on the count)
         self.layers: dict = {}  # name -> engine module, in forward order
         if config.input == "onehot":
             self.encoder = OneHot(config.input_size, dtype=dtype)
@@ -118,7 +128,13 @@ class NumpyModel:
             locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn
         self.output_dropout = Dropout(config.dropout, locked=config.locked_dropout, seed=seeds[4])
-        self.head = Linear(config.hidden_size, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
+        self.head_projection = None
+        if config.head_projection_size:
+            self.head_projection = Linear(config.hidden_size, config.head_projection_size, bias=False, dtype=dtype,
+                                          seed=seeds[6])
+            self.layers["head_projection"] = self.head_projection
+        head_in = config.head_projection_size or config.hidden_size
+        self.head = Linear(head_in, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
         self.layers["head"] = self.head
         initialize(self.named_parameters(), config, np.random.default_rng(seed))
         if config.tied:  # one array, two users; the head's gradient is added to the embedding's
@@ -188,13 +204,18 @@ class NumpyModel:
             x = self.projection.forward(x)  # (T, B, P)
         y, state = self.rnn.forward(x, state)  # (T, B, H)
         y = self.output_dropout.forward(y)
+        if self.head_projection is not None:
+            y = self.head_projection.forward(y)  # (T, B, E)
         return self.head.forward(y), state  # (T, B, output_size)
 
     __call__ = forward
 
     def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
         """Adds every parameter gradient into `grads`; returns d(inputs) for dense inputs, else None."""
-        dy = self.output_dropout.backward(self.head.backward(d_outputs))  # (T, B, H)
+        dy = self.head.backward(d_outputs)  # (T, B, E or H)
+        if self.head_projection is not None:
+            dy = self.head_projection.backward(dy)
+        dy = self.output_dropout.backward(dy)  # (T, B, H)
         need_dx = self.config.input != "onehot"
         dx = self.rnn.backward(dy, d_state, bptt_truncate=bptt_truncate, need_input_grad=need_dx)
         if self.projection is not None:

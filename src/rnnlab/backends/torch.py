@@ -98,7 +98,10 @@ class Network(nn.Module):
         else:
             self.rnn = kind(config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
                             bias=config.bias, **extra)
-        self.head = nn.Linear(config.hidden_size, config.output_size, bias=config.bias)
+        if config.head_projection_size:
+            self.head_projection = nn.Linear(config.hidden_size, config.head_projection_size, bias=False)
+        self.head = nn.Linear(config.head_projection_size or config.hidden_size, config.output_size,
+                              bias=config.bias)
         if config.tied:  # one Parameter, two users: autograd adds both gradients
             self.head.weight = self.embedding.weight
 
@@ -114,6 +117,8 @@ class Network(nn.Module):
                 named.update({f"rnn.{n[:-len('_l0')]}_l{k}": p for n, p in layer.named_parameters()})
         else:
             named.update({f"rnn.{n}": p for n, p in self.rnn.named_parameters()})
+        if self.config.head_projection_size:
+            named["head_projection.weight"] = self.head_projection.weight
         named.update({f"head.{n}": p for n, p in self.head.named_parameters()
                       if not (n == "weight" and self.config.tied)})
         return named
@@ -132,6 +137,8 @@ class Network(nn.Module):
             x = self.projection(x)  # (T, B, P)
         y, state = self._recurrent(x, state)  # (T, B, H)
         y = self._dropout(y, "output_dropout")
+        if config.head_projection_size:
+            y = self.head_projection(y)  # (T, B, E)
         return self.head(y), state  # (T, B, output_size)
 
     def _dropout(self, x: torch.Tensor, where: str) -> torch.Tensor:

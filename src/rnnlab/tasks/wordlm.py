@@ -86,7 +86,8 @@ class WordLMOptions(CommonOptions):
     input: Optional[str] = option(None, "input encoding (stream: embedding, sentence: onehot)",
                                   choices=("onehot", "embedding"))
     embedding_size: int = option(0, "embedding width (0: same as --hidden)")
-    tied: bool = option(False, "tie the embedding and the output head (one array)")
+    tied: bool = option(False, "tie the embedding and the output head (one array); with --embedding-size "
+                               "other than --hidden, a bias-free hidden -> embedding layer comes before the head")
     locked_dropout: bool = option(False, "the same dropout mask at every time step")
     init: Optional[str] = option(None, "weight init (stream: example, sentence: wildml)",
                                  choices=("example", "wildml", "pytorch", "normal", "uniform", "orthogonal"))
