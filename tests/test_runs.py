@@ -319,6 +319,7 @@ def test_a_text_too_short_for_one_batch_says_which_flag_to_change(tmp_path, caps
     (["--lr", "-1"], ("--lr",)),
     (["--dropout", "1.5"], ("--dropout",)),
     (["--weight-dropout", "1"], ("--weight-dropout",)),
+    (["--input", "embedding", "--embedding-size", "-3"], ("--embedding-size",)),
     (["--epochs", "0"], ("--epochs",)),
     (["--clip", "-2"], ("--clip",)),
     (["--minutes", "0"], ("--minutes",)),

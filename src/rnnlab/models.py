@@ -76,6 +76,9 @@ class ModelConfig:
         for name in ("input_size", "output_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.embedding_size < 1 or self.projection_size < 0:
+            raise ValueError(f"embedding size (--embedding-size) must be a positive integer or 0 for the hidden "
+                             f"size, and projection size >= 0; got {self.embedding_size} and {self.projection_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.weight_dropout < 1.0:
