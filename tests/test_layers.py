@@ -120,6 +120,8 @@ def test_linear_gradients_accumulate_until_zeroed():
     np.testing.assert_allclose(layer.grads["weight"], 2 * once)
     layer.zero_grad()
     assert not layer.grads["weight"].any()
+    layer.backward(dy)  # the first backward after zero_grad writes instead of adding
+    np.testing.assert_allclose(layer.grads["weight"], once)
 
 
 def test_embedding_matches_torch_values_and_gradients():

@@ -126,6 +126,23 @@ def test_cross_entropy_writes_its_gradient_into_a_given_buffer():
     assert loss == softmax_cross_entropy(z, t)[0]
 
 
+def test_cross_entropy_over_many_row_blocks_matches_torch_with_a_mask_and_in_place():
+    # a 5,000-word float64 vocabulary fills the ~1 MB row block in 26 rows: 70 rows are 3 blocks
+    torch = pytest.importorskip("torch")
+    z, t, rng = _case(12, N=70, V=5000)
+    z *= 4
+    mask = rng.random(70) < 0.8
+    tz = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(tz, torch.from_numpy(np.where(mask, t, -100)), ignore_index=-100)
+    ref.backward()
+    assert softmax_cross_entropy(z, t, mask, need_grad=False)[0] == pytest.approx(ref.item(), rel=1e-12)
+    work = z.copy()
+    loss, dz = softmax_cross_entropy(work, t, mask, out=work)  # the logits themselves as the work array
+    assert dz is work
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(dz, tz.grad.numpy(), **TOL)
+
+
 def test_losses_return_no_gradient_when_not_asked():
     z, t, _ = _case(11)
     assert softmax_cross_entropy(z, t, need_grad=False)[1] is None

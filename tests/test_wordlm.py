@@ -143,6 +143,24 @@ def test_tied_weights_are_one_array(data_dir):
     assert math.isfinite(result["test_ppl"])
 
 
+def test_tied_gradient_sums_the_head_and_the_embedding_parts_and_accumulates(data_dir):
+    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, dtype="float64", **TINY))
+    task.build_model()
+    model = task.model
+    assert model.head.grads["weight"] is model.encoder.grads["weight"]  # one gradient array too
+    inputs, targets = next(iter(task.sampler().epoch()))
+    model.eval()
+    model.zero_grad()
+    task.window_loss(inputs, targets, None, need_grad=True)
+    once = {name: grad.copy() for name, grad in model.grads.items()}
+    errors = check_gradients(model.params, once, lambda: task.window_loss(inputs, targets, None, need_grad=False)[0],
+                             eps=1e-5)
+    assert max(errors.values()) < 1e-6, errors
+    task.window_loss(inputs, targets, None, need_grad=True)  # no zero_grad: the second pass adds
+    for name, grad in model.grads.items():
+        np.testing.assert_allclose(grad, 2 * once[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 @pytest.mark.parametrize("embedding_size", [8, 24])
 def test_tied_weights_narrower_or_wider_than_the_hidden_state_go_through_a_head_projection(
         data_dir, embedding_size):

@@ -140,8 +140,9 @@ class NumpyModel:
         self.head = Linear(head_in, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
         self.layers["head"] = self.head
         initialize(self.named_parameters(), config, np.random.default_rng(seed))
-        if config.tied:  # one array, two users; the head's gradient is added to the embedding's
+        if config.tied:  # one array and one gradient, two users (backward runs the head first, see Linear)
             self.head.params["weight"] = self.encoder.params["weight"]
+            self.head.grads["weight"] = self.encoder.grads["weight"]
         self.params = self.named_parameters()
         self.grads = {name: self.layers[name.split(".")[0]].grads[name.split(".", 1)[1]] for name in self.params}
         self.training = True
@@ -224,10 +225,7 @@ class NumpyModel:
         if self.projection is not None:
             dx = self.projection.backward(dx)
         if self.config.input == "embedding":
-            self.encoder.backward(self.input_dropout.backward(dx))
-            if self.config.tied:
-                self.encoder.grads["weight"] += self.head.grads["weight"]
-                self.head.grads["weight"].fill(0)
+            self.encoder.backward(self.input_dropout.backward(dx))  # tied: adds to the head's gradient
             return None
         return dx if self.config.input == "dense" else None
 

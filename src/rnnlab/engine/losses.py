@@ -29,9 +29,10 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
     Rows with mask 0 may hold any target (e.g. -100, PyTorch's ignore_index); if every
     row is masked the loss is 0 and the gradient 0 (PyTorch would give nan).
 
-    Speed: one (N, V) working array -- `out` if given (float, same shape), else a new
-    one -- holds shifted logits, then exp, then the gradient, all in place. The logits
-    are not modified. Returned `grad` is that working array.
+    Speed: one (N, V) working array -- `out` if given (float, same shape; may be `logits`
+    itself), else a new one -- holds shifted logits, then exp, then the gradient, all in
+    place, a block of rows at a time. Otherwise the logits are not modified. Returned
+    `grad` is that working array. Without `need_grad` the work needs one block only.
 
     Example:
         >>> loss, dz = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
@@ -50,32 +51,47 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
         targets = np.where(weights != 0, targets, 0)                   # safe to index
     if N and (targets.min() < 0 or targets.max() >= V):
         raise ValueError(f"target out of range [0, {V}): min {targets.min()}, max {targets.max()}")
-    rows = np.arange(N)
-
-    buf = np.empty_like(logits) if out is None else out                # (N, V)
-    row_max = logits.max(axis=1, keepdims=True)                        # (N, 1)
-    np.subtract(logits, row_max, out=buf)                              # z - m
-    picked = buf[rows, targets]                                        # (N,) z_t - m
-    np.exp(buf, out=buf)                                               # exp(z - m)
-    sum_exp = buf.sum(axis=1)                                          # (N,)
-    per_row = np.log(sum_exp) - picked                                 # (N,) l_n
-
+    # Rows in blocks of ~1 MB, so the five passes over a block (max, shift, exp, sum, scale)
+    # after the first run in cache; one pass over the whole (350, 10k) array is 14 MB of memory.
+    block = max(1, (1 << 20) // max(1, V * logits.itemsize))
+    if out is not None:
+        buf = out                                                      # (N, V)
+    elif need_grad:
+        buf = np.empty_like(logits)                                    # (N, V)
+    else:
+        buf = None
+        scratch = np.empty((min(block, N), V), dtype=np.result_type(logits.dtype, np.float32))
+    per_row = np.empty(N, dtype=(buf if buf is not None else scratch).dtype)  # (N,) l_n
+    sum_exp = np.empty_like(per_row)                                   # (N,)
     if weights is None:
         total = float(N)
-        loss = float(per_row.sum(dtype=np.float64)) / total if N else 0.0
     else:
         total = float(weights.sum(dtype=np.float64))
+    for start in range(0, N, block):
+        rows = slice(start, min(start + block, N))
+        t = targets[rows]                                              # (b,)
+        z = buf[rows] if buf is not None else scratch[: t.shape[0]]    # (b, V)
+        np.subtract(logits[rows], logits[rows].max(axis=1, keepdims=True), out=z)  # z - m
+        at_target = np.arange(z.shape[0]), t
+        picked = z[at_target]                                          # (b,) z_t - m
+        np.exp(z, out=z)                                               # exp(z - m)
+        np.sum(z, axis=1, out=sum_exp[rows])
+        per_row[rows] = np.log(sum_exp[rows]) - picked
+        if not need_grad or total == 0.0:
+            continue
+        # dz = (exp / sum_exp) * w / W - onehot * w / W
+        row_scale = (1.0 / total) if weights is None else (weights[rows] / total)  # () or (b,)
+        z *= (row_scale / sum_exp[rows])[:, None]                      # p * w / W
+        z[at_target] -= row_scale                                      # - onehot * w / W
+
+    if weights is None:
+        loss = float(per_row.sum(dtype=np.float64)) / total if N else 0.0
+    else:
         loss = float(np.dot(weights.astype(np.float64), per_row)) / total if total else 0.0
     if not need_grad:
         return loss, None
-
     if total == 0.0:
         buf.fill(0)
-        return loss, buf
-    # dz = (exp / sum_exp) * w / W - onehot * w / W, in one pass over (N, V).
-    row_scale = (1.0 / total) if weights is None else (weights / total)  # () or (N,)
-    buf *= (row_scale / sum_exp)[:, None]                              # p * w / W
-    buf[rows, targets] -= row_scale                                    # - onehot * w / W
     return loss, buf
 
 

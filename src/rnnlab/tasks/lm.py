@@ -37,17 +37,15 @@ class LanguageModelTask(Task):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.carried_state = None  # the hidden state carried between consecutive batches
-        self._loss_buffer: Optional[np.ndarray] = None  # the (T*B, V) logits-gradient work array
 
     # -- training ------------------------------------------------------------------------
     def window_loss(self, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool):
         """Forward one window (and backward when need_grad) -> (mean loss, final state)."""
         logits, state = self.model.forward(inputs, state)  # (T, B, V)
         steps, batch, vocab = logits.shape
-        if need_grad and (self._loss_buffer is None or self._loss_buffer.shape != (steps * batch, vocab)):
-            self._loss_buffer = np.empty((steps * batch, vocab), dtype=logits.dtype)
-        loss, d_logits = softmax_cross_entropy(logits.reshape(steps * batch, vocab), targets.reshape(-1),
-                                               need_grad=need_grad, out=self._loss_buffer if need_grad else None)
+        flat = logits.reshape(steps * batch, vocab)  # the logits are not needed again: the gradient overwrites them
+        loss, d_logits = softmax_cross_entropy(flat, targets.reshape(-1), need_grad=need_grad,
+                                               out=flat if need_grad else None)
         if need_grad:
             self.model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=self.options.bptt_truncate)
         return loss, state
