@@ -24,6 +24,10 @@ numpy's, the two measured back to back), with its min..max: a shared machine's s
 by tens of percent between rounds, and pairing cancels the drift that a ratio of the two
 medians keeps. For the same reason '% of machine' divides each round's rate by the machine's
 rate read just before that round (the three head products of (b), best of 3).
+Each engine's turn in a round starts with one untimed step: right after a switch, the other
+engine's threads are still spinning (OpenBLAS's and torch's OpenMP workers wait busy for a
+while after their last job) and its data fills the cache. Without that step, torch's (b) read
+3,142-3,260 tok/s next to NumPy alone and 4,176 among four engines, minutes apart (2026-11-26).
 
 Peak memory: each (config, engine) also runs alone in a fresh subprocess, which reports
 the increase of its peak resident set size (VmHWM, reset via /proc/self/clear_refs where
@@ -243,7 +247,6 @@ def build_rnnlab(spec: dict, weights: dict, data: list, threads: int,
     model.train()
     opt = SGD(model.params, lr=LR) if device is None else model.make_optimizer("sgd", lr=LR)
     T, B, V = spec["T"], spec["B"], spec["model"]["output_size"]
-    buf = np.empty((T * B, V), dtype=np.float32)  # the logits-gradient work array, reused
     box = {"state": None, "i": 0}
 
     def step() -> float:
@@ -251,7 +254,8 @@ def build_rnnlab(spec: dict, weights: dict, data: list, threads: int,
         box["i"] += 1
         model.zero_grad()
         logits, state = model.forward(inputs, box["state"])
-        loss, d = softmax_cross_entropy(logits.reshape(T * B, V), targets.reshape(-1), out=buf)
+        flat = logits.reshape(T * B, V)
+        loss, d = softmax_cross_entropy(flat, targets.reshape(-1), out=flat)  # in place, as window_loss
         model.backward(d.reshape(T, B, V))
         if device is None:
             clip_grad_norm(model.grads, CLIP)
@@ -351,6 +355,7 @@ def time_config(spec: dict, engines: list, threads: int, repeats: int, steps: in
         machine.append(probe())  # the machine's rate right now: '% of machine' per round
         order = engines if r % 2 == 0 else engines[::-1]  # alternate who goes first
         for name in order:
+            closures[name]()  # untimed: it absorbs the switch from the other engine (below)
             t0 = time.perf_counter()
             for _ in range(steps):
                 closures[name]()
@@ -476,8 +481,8 @@ def main(argv=None) -> int:
         pass
     print(f"- step: forward, mean softmax cross-entropy, backward, clip {CLIP}, SGD lr {LR}; float32; "
           f"state carried, detached")
-    print(f"- timing: warm-up {warmup}, then {repeats} interleaved rounds x {steps} step(s); median, "
-          f"spread min..max over rounds\n")
+    print(f"- timing: warm-up {warmup}, then {repeats} interleaved rounds x {steps} step(s), each turn after "
+          f"one untimed step; median, spread min..max over rounds\n")
 
     rates = machine_rates(args.quick)
     print("Machine float32 matmul rate (median):\n")
