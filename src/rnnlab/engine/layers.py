@@ -152,11 +152,12 @@ class Linear(Module):
         x2 = self._x                                                  # (N, in)
         dy2 = dy.reshape(-1, self.out_features)                       # (N, out)
         weight, weight_grad = self.params["weight"], self.grads["weight"]
-        if self._weight_grad_is_zero and weight_grad.dtype == np.result_type(dy2, x2):
+        dtype = np.result_type(dy2, x2)
+        if self._weight_grad_is_zero and weight_grad.dtype == dtype:
             np.matmul(dy2.T, x2, out=weight_grad)                     # (out, in)
         else:
-            if self._dw is None or self._dw.dtype != np.result_type(dy2, x2):
-                self._dw = np.empty(weight.shape, dtype=np.result_type(dy2, x2))
+            if self._dw is None or self._dw.dtype != dtype:
+                self._dw = np.empty(weight.shape, dtype=dtype)
             np.matmul(dy2.T, x2, out=self._dw)                        # (out, in)
             weight_grad += self._dw
         self._weight_grad_is_zero = False

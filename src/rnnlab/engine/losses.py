@@ -51,17 +51,16 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
         targets = np.where(weights != 0, targets, 0)                   # safe to index
     if N and (targets.min() < 0 or targets.max() >= V):
         raise ValueError(f"target out of range [0, {V}): min {targets.min()}, max {targets.max()}")
-    # Rows in blocks of ~1 MB, so the five passes over a block (max, shift, exp, sum, scale)
-    # after the first run in cache; one pass over the whole (350, 10k) array is 14 MB of memory.
+    # Rows in blocks of ~1 MB: after the first pass over a block (max) the other four (shift,
+    # exp, sum, scale) find it in cache; one pass over the whole (350, 10k) array is 14 MB.
     block = max(1, (1 << 20) // max(1, V * logits.itemsize))
     if out is not None:
-        buf = out                                                      # (N, V)
+        work = out                                                     # (N, V)
     elif need_grad:
-        buf = np.empty_like(logits)                                    # (N, V)
+        work = np.empty_like(logits)                                   # (N, V): returned as the gradient
     else:
-        buf = None
-        scratch = np.empty((min(block, N), V), dtype=np.result_type(logits.dtype, np.float32))
-    per_row = np.empty(N, dtype=(buf if buf is not None else scratch).dtype)  # (N,) l_n
+        work = np.empty((min(block, N), V), dtype=logits.dtype)        # one block, reused
+    per_row = np.empty(N, dtype=work.dtype)                            # (N,) l_n
     sum_exp = np.empty_like(per_row)                                   # (N,)
     if weights is None:
         total = float(N)
@@ -70,7 +69,7 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
     for start in range(0, N, block):
         rows = slice(start, min(start + block, N))
         t = targets[rows]                                              # (b,)
-        z = buf[rows] if buf is not None else scratch[: t.shape[0]]    # (b, V)
+        z = work[rows] if work.shape[0] == N else work[: t.shape[0]]   # (b, V)
         np.subtract(logits[rows], logits[rows].max(axis=1, keepdims=True), out=z)  # z - m
         at_target = np.arange(z.shape[0]), t
         picked = z[at_target]                                          # (b,) z_t - m
@@ -91,8 +90,8 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
     if not need_grad:
         return loss, None
     if total == 0.0:
-        buf.fill(0)
-    return loss, buf
+        work.fill(0)
+    return loss, work
 
 
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
