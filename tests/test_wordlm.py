@@ -143,8 +143,10 @@ def test_tied_weights_are_one_array(data_dir):
     assert math.isfinite(result["test_ppl"])
 
 
-def test_tied_gradient_sums_the_head_and_the_embedding_parts_and_accumulates(data_dir):
-    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, dtype="float64", **TINY))
+@pytest.mark.parametrize("adaptive_softmax", ["", "4,9"], ids=["full-softmax", "adaptive-softmax"])
+def test_tied_gradient_sums_the_head_and_the_embedding_parts_and_accumulates(data_dir, adaptive_softmax):
+    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, dtype="float64", adaptive_softmax=adaptive_softmax,
+                                **TINY))
     task.build_model()
     model = task.model
     assert model.head.grads["weight"] is model.encoder.grads["weight"]  # one gradient array too
@@ -197,7 +199,9 @@ def test_sentence_mode_runs(data_dir):
     assert SENTENCE_END not in result["sample"].split()
 
 
-@pytest.mark.parametrize("settings", [dict(dropout=0.3, **TINY), TINY_SENTENCE], ids=["stream", "sentence"])
+@pytest.mark.parametrize("settings", [dict(dropout=0.3, **TINY), TINY_SENTENCE,
+                                      dict(dropout=0.3, tied=True, adaptive_softmax="4", **TINY)],
+                         ids=["stream", "sentence", "adaptive-softmax"])
 def test_resume_ends_with_the_same_weights(data_dir, tmp_path, settings):
     api.train("wordlm", run_dir=tmp_path / "straight", quiet=True, epochs=2, data=str(data_dir), **settings)
     api.train("wordlm", run_dir=tmp_path / "resumed", quiet=True, epochs=1, data=str(data_dir), **settings)
@@ -206,6 +210,39 @@ def test_resume_ends_with_the_same_weights(data_dir, tmp_path, settings):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_an_adaptive_softmax_model_trains_and_evaluates_and_generates_from_its_checkpoint(data_dir, capsys):
+    result = api.train("wordlm", run_dir="adaptive", quiet=True, epochs=1, data=str(data_dir), tied=True,
+                       adaptive_softmax="4,9", **TINY)
+    assert 1 < result["test_ppl"] < result["vocab_size"] / 2
+    task = api.load("adaptive", load_data=True)
+    assert task.model.config.adaptive_cutoffs == (4, 9)
+    assert task.model.params["head.cluster_weight"].shape == (2, 16)
+    capsys.readouterr()
+    assert main(["evaluate", "adaptive", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["test_ppl"] == pytest.approx(result["test_ppl"], rel=1e-6)
+    assert main(["generate", "adaptive", "--prefix", "the cat", "--length", "5", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.strip().startswith("the cat")
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--adaptive-softmax", "many"], ("--adaptive-softmax",)),
+    (["--adaptive-softmax", "0"], ("cutoffs",)),
+    (["--adaptive-softmax", "9,4"], ("cutoffs",)),
+    (["--adaptive-softmax", "100000"], ("cutoffs",)),
+    (["--adaptive-softmax", "4", "--mode", "sentence", "--vocab-size", "10"], ("--mode stream",)),
+    (["--adaptive-softmax", "4", "--backend", "torch"], ("NumPy engine",)),
+])
+def test_impossible_adaptive_softmax_settings_are_one_line_errors(data_dir, capsys, flags, words):
+    if "torch" in flags:
+        pytest.importorskip("torch")
+    args = ["train", "wordlm", "--data", str(data_dir), "--hidden", "8", "--layers", "1", "--epochs", "1",
+            "--quiet", "--run-dir", "bad", *flags]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(word in err for word in words), err
 
 
 def test_cli_smoke(data_dir, capsys):

@@ -13,7 +13,12 @@ Tied weights with E != H (Press & Wolf 2017) put a bias-free `head_projection` (
 before the head, so the stack can be wider (or narrower) than the embedding it shares
 with the head. The head's cost per token is E x V, so a narrow E makes it cheaper.
 
-Left out: attention, layer norm, adaptive softmax.
+With `adaptive_cutoffs` the head is an adaptive softmax (engine/adaptive.py; NumPy engine
+only). `forward` then returns log-probabilities, which serve every reader of logits
+(softmax of them is the model's distribution), and training goes through `loss`, which
+scores only what the targets need.
+
+Left out: attention, layer norm.
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ from typing import Optional
 import numpy as np
 
 from rnnlab.engine import RECURRENT
+from rnnlab.engine.adaptive import AdaptiveSoftmax, check_cutoffs
 from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
+from rnnlab.engine.losses import softmax_cross_entropy
 
 INPUTS = ("onehot", "embedding", "dense")
 INITS = ("pytorch", "normal", "uniform", "orthogonal")
@@ -51,11 +58,13 @@ class ModelConfig:
     init_scale: float = 0.1
     bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
     forget_bias: Optional[float] = None  # LSTM: total forget-gate bias (b_ih + b_hh)
+    adaptive_cutoffs: tuple = ()  # () a full softmax head; else an adaptive softmax's cluster starts
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if self.embedding_size == 0:
             self.embedding_size = self.hidden_size
+        self.adaptive_cutoffs = tuple(self.adaptive_cutoffs)  # a list when read from JSON
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -89,6 +98,8 @@ class ModelConfig:
             if self.input_size != self.output_size:
                 raise ValueError(f"tied weights need input vocabulary == output vocabulary ({self.input_size} vs "
                                  f"{self.output_size})")
+        if self.adaptive_cutoffs:
+            check_cutoffs(self.adaptive_cutoffs, self.output_size)
 
     @property
     def recurrent_input_size(self) -> int:
@@ -137,7 +148,11 @@ class NumpyModel:
                                           seed=seeds[6])
             self.layers["head_projection"] = self.head_projection
         head_in = config.head_projection_size or config.hidden_size
-        self.head = Linear(head_in, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
+        if config.adaptive_cutoffs:
+            self.head = AdaptiveSoftmax(head_in, config.output_size, config.adaptive_cutoffs, bias=config.bias,
+                                        dtype=dtype, seed=seeds[5])
+        else:
+            self.head = Linear(head_in, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
         self.layers["head"] = self.head
         initialize(self.named_parameters(), config, np.random.default_rng(seed))
         if config.tied:  # one array and one gradient, two users (backward runs the head first, see Linear)
@@ -198,7 +213,39 @@ class NumpyModel:
         return self.rnn.init_state(batch_size)
 
     def forward(self, inputs: np.ndarray, state=None):
-        """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state."""
+        """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state.
+
+        The outputs are logits; an adaptive head gives log-probabilities (also logits).
+        """
+        features, state = self._features(inputs, state)  # (T, B, E or H)
+        if self.config.adaptive_cutoffs:
+            steps, batch, _ = features.shape
+            return self.head.log_probs(features).reshape(steps, batch, -1), state
+        return self.head.forward(features), state  # (T, B, output_size)
+
+    __call__ = forward
+
+    def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
+        """Adds every parameter gradient into `grads`; returns d(inputs) for dense inputs, else None."""
+        if self.config.adaptive_cutoffs:
+            raise NotImplementedError("an adaptive softmax head trains through `loss`, not forward/backward")
+        return self._backward_features(self.head.backward(d_outputs), d_state, bptt_truncate)
+
+    def loss(self, inputs: np.ndarray, targets: np.ndarray, state=None, need_grad: bool = True,
+             bptt_truncate: Optional[int] = None):
+        """Mean cross-entropy of the next-token targets (T, B) -> (loss, final state); with
+        `need_grad`, every parameter gradient added into `grads`. An adaptive head scores
+        only what the targets need; it never forms the (T, B, V) outputs."""
+        if not self.config.adaptive_cutoffs:
+            return logits_loss(self, inputs, targets, state, need_grad, bptt_truncate)
+        features, state = self._features(inputs, state)  # (T, B, E)
+        loss = self.head.loss(features, targets, need_grad=need_grad)
+        if need_grad:
+            self._backward_features(self.head.backward().reshape(features.shape), None, bptt_truncate)
+        return loss, state
+
+    def _features(self, inputs: np.ndarray, state):
+        """Everything before the head: (T, B, E or H) and the final state."""
         if self.config.input == "onehot" and self.projection is None:
             x = inputs  # (T, B) ids: the recurrent layer reads them as one-hot rows, without the matrix
         else:
@@ -210,13 +257,10 @@ class NumpyModel:
         y = self.output_dropout.forward(y)
         if self.head_projection is not None:
             y = self.head_projection.forward(y)  # (T, B, E)
-        return self.head.forward(y), state  # (T, B, output_size)
+        return y, state
 
-    __call__ = forward
-
-    def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
-        """Adds every parameter gradient into `grads`; returns d(inputs) for dense inputs, else None."""
-        dy = self.head.backward(d_outputs)  # (T, B, E or H)
+    def _backward_features(self, dy: np.ndarray, d_state, bptt_truncate: Optional[int]):
+        """From d(features) (T, B, E or H) down to the inputs; the head's backward ran first."""
         if self.head_projection is not None:
             dy = self.head_projection.backward(dy)
         dy = self.output_dropout.backward(dy)  # (T, B, H)
@@ -228,6 +272,20 @@ class NumpyModel:
             self.encoder.backward(self.input_dropout.backward(dx))  # tied: adds to the head's gradient
             return None
         return dx if self.config.input == "dense" else None
+
+
+def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool,
+                bptt_truncate: Optional[int]):
+    """`loss` for a model with a full softmax head, on either engine: forward, softmax
+    cross-entropy over the (T, B, V) logits in NumPy, backward."""
+    logits, state = model.forward(inputs, state)  # (T, B, V)
+    steps, batch, vocab = logits.shape
+    flat = logits.reshape(steps * batch, vocab)  # not needed again: the gradient overwrites them
+    loss, d_logits = softmax_cross_entropy(flat, targets.reshape(-1), need_grad=need_grad,
+                                           out=flat if need_grad else None)
+    if need_grad:
+        model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=bptt_truncate)
+    return loss, state
 
 
 def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> None:

@@ -50,7 +50,7 @@ from torch import nn
 
 from rnnlab.backends import DEVICES, distributed
 from rnnlab.errors import UsageError
-from rnnlab.models import ModelConfig, NumpyModel
+from rnnlab.models import ModelConfig, NumpyModel, logits_loss
 
 TORCH_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 RNG_NAMES = ("rnn", "input_dropout", "output_dropout")  # as NumpyModel.rngs()
@@ -225,6 +225,9 @@ class TorchModel:
         if config.cell == "rnn" and config.nonlinearity == "sigmoid":
             raise UsageError("--nonlinearity sigmoid exists on the NumPy engine only (torch.nn.RNN has tanh "
                              "and relu); use --backend numpy or another nonlinearity")
+        if config.adaptive_cutoffs:
+            raise UsageError("an adaptive softmax head (--adaptive-softmax) exists on the NumPy engine only: train it "
+                             "with --backend numpy (it cannot run on torch or be exported to ONNX)")
         self.config = config
         self.device = resolve_device(device)
         self.dtype = torch.float64 if np.dtype(config.dtype) == np.float64 else torch.float32
@@ -335,6 +338,11 @@ class TorchModel:
         return _numpy_copy(outputs), _map_state(final, _numpy_copy)
 
     __call__ = forward
+
+    def loss(self, inputs: np.ndarray, targets: np.ndarray, state=None, need_grad: bool = True,
+             bptt_truncate: Optional[int] = None):
+        """NumpyModel.loss: mean next-token cross-entropy -> (loss, final state), gradients when asked."""
+        return logits_loss(self, inputs, targets, state, need_grad, bptt_truncate)
 
     def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
         """Adds every parameter gradient into the torch `.grad`s; returns d(inputs) for dense inputs, else None."""

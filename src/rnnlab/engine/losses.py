@@ -4,7 +4,8 @@
 and dtype (None when `need_grad=False`). Nothing is stored between calls.
 
 Also here: `log_softmax` and `softmax` (with temperature) for evaluation and sampling.
-Left out: label smoothing, class weights, sampled/adaptive softmax.
+The adaptive softmax, an output layer with its own loss, is in adaptive.py.
+Left out: label smoothing, class weights, sampled softmax.
 """
 from __future__ import annotations
 

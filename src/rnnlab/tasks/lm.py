@@ -18,7 +18,6 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from rnnlab.data import BpttWindows, batchify
-from rnnlab.engine.losses import softmax_cross_entropy
 from rnnlab.engine.optim import SGD
 from rnnlab.errors import UsageError
 from rnnlab.tasks.base import Task
@@ -41,14 +40,7 @@ class LanguageModelTask(Task):
     # -- training ------------------------------------------------------------------------
     def window_loss(self, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool):
         """Forward one window (and backward when need_grad) -> (mean loss, final state)."""
-        logits, state = self.model.forward(inputs, state)  # (T, B, V)
-        steps, batch, vocab = logits.shape
-        flat = logits.reshape(steps * batch, vocab)  # the logits are not needed again: the gradient overwrites them
-        loss, d_logits = softmax_cross_entropy(flat, targets.reshape(-1), need_grad=need_grad,
-                                               out=flat if need_grad else None)
-        if need_grad:
-            self.model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=self.options.bptt_truncate)
-        return loss, state
+        return self.model.loss(inputs, targets, state, need_grad=need_grad, bptt_truncate=self.options.bptt_truncate)
 
     def train_step(self, batch) -> Tuple[float, int]:
         inputs, targets = batch

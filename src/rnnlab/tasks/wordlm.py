@@ -35,8 +35,14 @@ per token), which drives the plateau schedule with factor 0.5.
 Options left at None take their mode's default (MODE_DEFAULTS), so `--mode
 sentence` alone gives the tutorial's settings and any flag still overrides them.
 
-Left out: the example's Transformer model, adaptive softmax, the tutorial's
-NumPy/Theano/Keras re-implementations (the engine plays that part here).
+`--adaptive-softmax 2000` (stream mode, NumPy engine) replaces the full softmax head with an
+adaptive one (Grave et al. 2017; engine/adaptive.py): the 2,000 most frequent words (91% of
+the benchmark's training tokens) and one cluster token in the head, the other 8,001 words
+in a tail scored only for the tokens that need it. The vocabulary is sorted by falling
+count, so a cutoff is a frequency rank. It ties like the full head.
+
+Left out: the example's Transformer model, the tutorial's NumPy/Theano/Keras
+re-implementations (the engine plays that part here).
 """
 from __future__ import annotations
 
@@ -89,6 +95,9 @@ class WordLMOptions(CommonOptions):
     tied: bool = option(False, "tie the embedding and the output head (one array); with --embedding-size "
                                "other than --hidden, a bias-free hidden -> embedding layer comes before the head")
     locked_dropout: bool = option(False, "the same dropout mask at every time step")
+    adaptive_softmax: str = option("", "stream: comma-separated cutoffs of an adaptive softmax head, e.g. 2000 "
+                                       "(the 2,000 most frequent words, then the rest as one cluster); '' = full "
+                                       "softmax")
     init: Optional[str] = option(None, "weight init (stream: example, sentence: wildml)",
                                  choices=("example", "wildml", "pytorch", "normal", "uniform", "orthogonal"))
     init_scale: float = option(0.1, "bound of U(-s, s) for --init example/uniform, std for normal")
@@ -138,6 +147,17 @@ class WordLMOptions(CommonOptions):
             raise UsageError(f"--init-scale must be positive, got {self.init_scale}")
         if self.tied and self.input != "embedding":
             raise UsageError("--tied needs --input embedding")
+        if self.adaptive_cutoffs and self.mode != "stream":  # (reading the cutoffs checks they are numbers)
+            raise UsageError("--adaptive-softmax needs --mode stream (sentence mode trains through full logits)")
+
+    @property
+    def adaptive_cutoffs(self) -> Tuple[int, ...]:
+        """--adaptive-softmax as integers (the model checks them against the vocabulary)."""
+        try:
+            return tuple(int(part) for part in self.adaptive_softmax.split(",") if part.strip())
+        except ValueError:
+            raise UsageError(f"--adaptive-softmax takes comma-separated word counts such as 2000 or 2000,6000; "
+                             f"got {self.adaptive_softmax!r}") from None
 
 
 PRESETS = {
@@ -315,7 +335,7 @@ class WordLM(LanguageModelTask):
         return ModelConfig(input=o.input, input_size=V, output_size=V, cell=o.cell, nonlinearity=o.nonlinearity,
                            hidden_size=o.hidden, num_layers=o.layers, embedding_size=o.embedding_size,
                            dropout=o.dropout, weight_dropout=o.weight_dropout, locked_dropout=o.locked_dropout,
-                           tied=o.tied, bias=not sentence,
+                           tied=o.tied, bias=not sentence, adaptive_cutoffs=o.adaptive_cutoffs,
                            init="pytorch" if o.init in ("example", "wildml") else o.init,
                            init_scale=o.init_scale, dtype=o.dtype)
 
