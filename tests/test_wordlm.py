@@ -63,10 +63,10 @@ def test_registered_and_stream_defaults_are_the_pytorch_example():
         ("sgd", "plateau", 0.25, "example", 0.1, False)
 
 
-def test_the_better_preset_is_tied_locked_dropout_batch_ten_and_cosine_over_five_epochs():
+def test_the_better_preset_is_tied_locked_dropout_batch_ten_adaptive_softmax_and_cosine_over_six_epochs():
     o = api.make_options("wordlm", "better")
-    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 5)
-    assert o.batch_size == 10
+    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 6)
+    assert o.batch_size == 10 and o.adaptive_cutoffs == (2000,)
     assert (o.lr, o.clip, o.seq_len) == (20.0, 0.25, 35)  # the example's otherwise
     assert api.make_options("wordlm", "better", schedule="plateau").schedule == "plateau"
 
