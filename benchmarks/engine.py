@@ -60,7 +60,6 @@ try:
 except ImportError:  # the NumPy column alone
     torch = None
 
-from rnnlab.engine.losses import softmax_cross_entropy
 from rnnlab.engine.optim import SGD, clip_grad_norm
 from rnnlab.models import ModelConfig, NumpyModel
 
@@ -246,17 +245,13 @@ def build_rnnlab(spec: dict, weights: dict, data: list, threads: int,
     model.load_state_dict(weights)
     model.train()
     opt = SGD(model.params, lr=LR) if device is None else model.make_optimizer("sgd", lr=LR)
-    T, B, V = spec["T"], spec["B"], spec["model"]["output_size"]
     box = {"state": None, "i": 0}
 
     def step() -> float:
         inputs, targets = data[box["i"] % len(data)]
         box["i"] += 1
         model.zero_grad()
-        logits, state = model.forward(inputs, box["state"])
-        flat = logits.reshape(T * B, V)
-        loss, d = softmax_cross_entropy(flat, targets.reshape(-1), out=flat)  # in place, as window_loss
-        model.backward(d.reshape(T, B, V))
+        loss, state = model.loss(inputs, targets, box["state"])  # what `rnnlab train` runs per window
         if device is None:
             clip_grad_norm(model.grads, CLIP)
             opt.step(model.grads)

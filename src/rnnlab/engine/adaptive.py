@@ -105,19 +105,20 @@ class AdaptiveSoftmax(Module):
         head = self._head_scores(x)
         total, d_head = softmax_cross_entropy(head, head_targets, need_grad=need_grad,
                                               out=head if need_grad else None)  # in place: scores not needed again
-        tails = []  # (k, its rows, d u_k) for backward
+        tails = []  # (k, its rows, their features, d u_k) for backward
         for k in range(1, len(self.cutoffs) + 1):
             members = np.flatnonzero(cluster == k)
             if members.size == 0:
                 continue
-            tail = self._tail_scores(x[members], k)
+            x_members = x[members]
+            tail = self._tail_scores(x_members, k)
             part, d_tail = softmax_cross_entropy(tail, targets[members] - self.bounds[k - 1], need_grad=need_grad,
                                                  out=tail if need_grad else None)
             weight = members.size / rows
             total += part * weight
             if need_grad:
                 d_tail *= weight
-                tails.append((k, members, d_tail))
+                tails.append((k, members, x_members, d_tail))
         self._cache = (x, d_head, tails) if need_grad else None
         return total
 
@@ -148,9 +149,9 @@ class AdaptiveSoftmax(Module):
         if "bias" in grads:
             grads["bias"][:shortlist] += d_words.sum(axis=0)
             grads["cluster_bias"] += d_clusters.sum(axis=0)
-        for k, members, d_tail in tails:
+        for k, members, x_members, d_tail in tails:
             low, high = self.bounds[k - 1], self.bounds[k]
-            add_product(grads["weight"][low:high], d_tail.T, x[members])
+            add_product(grads["weight"][low:high], d_tail.T, x_members)
             if "bias" in grads:
                 grads["bias"][low:high] += d_tail.sum(axis=0)
             dx[members] += d_tail @ weight[low:high]
