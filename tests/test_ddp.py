@@ -63,3 +63,19 @@ def test_two_ranks_with_half_batches_end_with_the_weights_of_one_process_with_th
     # only rank 0 wrote: one metrics line per epoch, not one per rank
     assert len((parallel / "metrics.jsonl").read_text().splitlines()) == 1
     assert json.loads((parallel / "config.json").read_text())["backend"] == "torch"
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch without gloo")
+def test_two_ranks_under_a_time_budget_stop_at_the_same_step_with_the_same_learning_rate(tmp_path):
+    # Each rank reads its own clock; if one saw the budget end a step before the other, that one
+    # would leave while the other waits in its next all-reduce (a hang, then an error), and under
+    # cosine-time their learning rates, and so their weights, would part. Rank 0's clock decides.
+    settings = dict(SETTINGS, epochs=100_000, schedule="cosine-time", minutes=0.03)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "rnnlab", "train", "charlm", *flags(settings), "--backend", "torch", "--device", "cpu",
+               "--run-dir", str(tmp_path / "ddp"), "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["epoch"] < 100_000 and rows[-1]["lr"] == 0.0

@@ -154,6 +154,28 @@ def test_cosine_lr_matches_torch_cosine_annealing():
         assert ours == pytest.approx(theirs, rel=1e-10, abs=1e-12)
 
 
+def test_cosine_lr_given_a_time_progress_follows_whichever_of_steps_and_time_is_further_and_never_climbs():
+    opt = SGD({"w": np.zeros(1)}, lr=1.0)
+    schedule = CosineLR(opt, total_steps=100, min_lr=0.1)
+    assert schedule.step(progress=0.5) == pytest.approx(0.55)  # half way: min + (base - min) / 2
+    assert schedule.step(progress=0.25) == pytest.approx(0.55)  # an earlier reading cannot raise it
+    assert schedule.progress == 0.5
+    for _ in range(80):  # 82 of 100 steps: now the steps are further along than the time
+        schedule.step(progress=0.5)
+    assert schedule.progress == pytest.approx(0.82)
+    assert opt.lr == pytest.approx(0.1 + 0.9 * (1 + np.cos(np.pi * 0.82)) / 2)
+    assert schedule.step(progress=3.0) == 0.1 and schedule.progress == 1.0
+
+
+def test_cosine_lr_time_progress_round_trips_through_its_state():
+    opt_a, opt_b = SGD({"w": np.zeros(1)}, lr=1.0), SGD({"w": np.zeros(1)}, lr=1.0)
+    a, b = CosineLR(opt_a, total_steps=50), CosineLR(opt_b, total_steps=50)
+    a.step(progress=0.4)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.progress == a.progress == 0.4
+    assert b.step(progress=0.41) == a.step(progress=0.41)
+
+
 def test_reduce_on_plateau_matches_torch_dividing_by_four_when_validation_stalls():
     torch = pytest.importorskip("torch")
     losses = [5.0, 4.0, 4.0, 3.5, 3.6, 3.6, 3.0, 2.9, 2.95, 2.8]

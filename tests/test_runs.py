@@ -13,6 +13,7 @@ import pytest
 from rnnlab import api
 from rnnlab.checkpoint import load_checkpoint, split_prefix
 from rnnlab.cli import main
+from rnnlab.engine.optim import CosineLR
 from rnnlab.tasks import TASKS
 from rnnlab.train import LossNotFinite, Trainer, TrainingStopped
 
@@ -151,6 +152,51 @@ def test_a_time_budget_spent_in_an_epochs_last_batch_stops_at_that_epochs_end(tm
     assert [row["epoch"] for row in rows] == [1]
     resumed = api.resume(tmp_path / "budget", quiet=True, minutes=1e9)
     assert resumed["epochs"] == 3 and resumed["steps"] == 3
+
+
+def test_a_cosine_time_run_anneals_to_zero_by_the_end_of_its_budget_and_stops_there(tmp_path):
+    result = api.train("charlm", run_dir=tmp_path / "run", quiet=True, epochs=10_000, schedule="cosine-time",
+                       minutes=0.02, **TINY)
+    assert result["epochs"] < 10_000  # the budget, not the epochs, ended it
+    rates = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rates) > 2 and rates == sorted(rates, reverse=True) and rates[0] > rates[-2] > 0
+    assert rates[-1] == 0.0
+
+
+def test_the_time_budget_is_read_from_the_models_agreed_clock(tmp_path, monkeypatch):
+    # under torchrun the torch model's `agreed` hands every rank rank 0's reading (tests/test_ddp.py)
+    task = TASKS["charlm"](api.make_options("charlm", epochs=3, minutes=1e6, **TINY))
+    task.build_model()
+    task.model.agreed = lambda seconds: 1e9  # rank 0 says the budget is long gone
+    result = Trainer(task, tmp_path / "run", quiet=True).fit()
+    assert result["steps"] == 1
+
+
+def test_a_cosine_time_run_stopped_and_resumed_anneals_the_rest_of_its_curve_over_the_new_budget(
+        tmp_path, monkeypatch):
+    original = Trainer._train_epoch
+
+    def stop_in_the_second_epoch(self):
+        if self.epoch == 1:
+            self._request_stop(signal.SIGINT, None)
+        return original(self)
+
+    original_step = CosineLR.step
+    monkeypatch.setattr(Trainer, "_train_epoch", stop_in_the_second_epoch)
+    with pytest.raises(TrainingStopped):
+        api.train("charlm", run_dir=tmp_path / "run", quiet=True, epochs=10_000, schedule="cosine-time",
+                  minutes=0.1, **TINY)
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    stopped_at = meta["schedule"]["time_progress"]
+    assert 0 < stopped_at < 1
+    steps = []
+    monkeypatch.setattr(CosineLR, "step", lambda self, *a, **k: steps.append(original_step(self, *a, **k)))
+    api.resume(tmp_path / "run", minutes=0.02, quiet=True)
+    rates = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rates[-1] == 0.0 and all(rate <= rates[0] for rate in rates)  # on down the curve, never back up
+    # from the first step on: it does not wait at the old point until the new budget's share catches up
+    assert steps[0] < rates[0] and steps[1] < steps[0]
 
 
 def test_a_run_resumed_for_more_epochs_keeps_that_length_when_stopped_and_resumed_again(tmp_path, monkeypatch):
@@ -323,6 +369,7 @@ def test_a_text_too_short_for_one_batch_says_which_flag_to_change(tmp_path, caps
     (["--epochs", "0"], ("--epochs",)),
     (["--clip", "-2"], ("--clip",)),
     (["--minutes", "0"], ("--minutes",)),
+    (["--schedule", "cosine-time"], ("cosine-time", "--minutes")),
     (["--cell", "lstm", "--nonlinearity", "sigmoid"], ("sigmoid",)),
 ])
 def test_nonsense_hyperparameters_are_one_line_errors(tmp_path, capsys, flags, words):

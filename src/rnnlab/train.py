@@ -65,7 +65,7 @@ def make_schedule(options, optimizer, steps_per_epoch: int):
         return SCHEDULES["step"](optimizer, step_size=options.step_size, gamma=options.lr_factor)
     if options.schedule == "plateau":
         return SCHEDULES["plateau"](optimizer, factor=options.lr_factor)
-    return SCHEDULES["cosine"](optimizer, total_steps=options.epochs * steps_per_epoch)
+    return SCHEDULES["cosine"](optimizer, total_steps=options.epochs * steps_per_epoch)  # cosine, cosine-time
 
 
 class Trainer:
@@ -86,8 +86,10 @@ class Trainer:
         self.history: list = []
         self._stop_signal: Optional[int] = None
         # --minutes counts this process's training time, so a resumed run gets a fresh budget
-        self._deadline = (time.perf_counter() + 60.0 * task.options.minutes
-                          if getattr(task.options, "minutes", None) else None)
+        self._started = time.perf_counter()
+        minutes = getattr(task.options, "minutes", None)
+        self._budget = 60.0 * minutes if minutes else None  # seconds
+        self._budget_start_progress = 0.0  # cosine-time: where on its curve this process began
         self.out_of_time = False
         self._writer = None
         if tensorboard and is_writer:
@@ -135,7 +137,7 @@ class Trainer:
             raise UsageError(f"checkpoint does not match this model: {error}") from None
         if self.schedule is not None and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
-            if self.task.options.schedule == "cosine":  # --epochs may have grown: the curve spans the run as it is now
+            if self.task.options.schedule in ("cosine", "cosine-time"):  # --epochs may have grown: the curve spans the run as it is now
                 self.schedule.total_steps = self.task.options.epochs * len(self.sampler)
         self.sampler.set_state(meta["sampler"])
         if meta.get("backend", "numpy") == getattr(self.model, "backend", "numpy"):  # engines draw differently
@@ -159,22 +161,24 @@ class Trainer:
                 handlers[signum] = signal.signal(signum, self._request_stop)
             except ValueError:  # not the main thread
                 pass
+        if options.schedule == "cosine-time":  # after restore: a resumed run anneals the rest over its new budget
+            self._budget_start_progress = self.schedule.progress
         try:
             while self.epoch < options.epochs:
                 self._train_epoch()
                 if self.out_of_time:  # mid-epoch: evaluate and checkpoint where we are, then stop
                     self._evaluate_and_checkpoint(epoch_done=False)
                     self.say(f"time budget of {options.minutes:g} minutes reached in epoch {self.epoch + 1} "
-                             f"(step {self.step}); continue with: rnnlab train --resume {self.run_dir}")
+                             f"(step {self.step}); " + self._after_budget())
                     break
                 self.epoch += 1
                 last = self.epoch == options.epochs
-                spent = self._deadline is not None and time.perf_counter() > self._deadline  # at the epoch's end
+                spent = self._budget is not None and self._elapsed() > self._budget  # at the epoch's end
                 if self.epoch % options.eval_every == 0 or last or spent:
                     self._evaluate_and_checkpoint()
                 if spent and not last:
                     self.say(f"time budget of {options.minutes:g} minutes reached at the end of epoch {self.epoch} "
-                             f"(step {self.step}); continue with: rnnlab train --resume {self.run_dir}")
+                             f"(step {self.step}); " + self._after_budget())
                     break
             final = self._finish()
         finally:
@@ -183,6 +187,23 @@ class Trainer:
             if self._writer is not None:
                 self._writer.close()
         return final
+
+    def _elapsed(self) -> float:
+        """Seconds since this process's training began. Under data parallelism, rank 0's reading:
+        every rank must stop at the same step, and under cosine-time use the same lr."""
+        elapsed = time.perf_counter() - self._started
+        agreed = getattr(self.model, "agreed", None)
+        return agreed(elapsed) if agreed is not None else elapsed
+
+    def _budget_progress(self, elapsed: float) -> float:
+        """cosine-time: the share of the curve the time spent has reached. A fresh run goes from 0 at
+        the start of the budget to 1 at its end; a resumed one from where it stopped to 1."""
+        return self._budget_start_progress + (1.0 - self._budget_start_progress) * elapsed / self._budget
+
+    def _after_budget(self) -> str:
+        if self.task.options.schedule == "cosine-time":
+            return "the learning rate has annealed to its minimum over it"
+        return f"continue with: rnnlab train --resume {self.run_dir}"
 
     def _train_epoch(self) -> None:
         options, model = self.task.options, self.model
@@ -205,8 +226,11 @@ class Trainer:
             if options.clip > 0:
                 clip_gradients(model, options.clip)
             self.optimizer.step(model.grads)
+            budget_used = self._elapsed() if self._budget is not None else None  # seconds
             if options.schedule == "cosine":
                 self.schedule.step()
+            elif options.schedule == "cosine-time":
+                self.schedule.step(progress=self._budget_progress(budget_used))
             self.step += 1
             total_loss, total_count = total_loss + loss_sum, total_count + count
             elapsed = time.perf_counter() - started
@@ -225,7 +249,7 @@ class Trainer:
                 self.save("last")
                 raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
                                       f"checkpoint saved in {self.checkpoint_dir}", self.run_dir)
-            if self._deadline is not None and time.perf_counter() > self._deadline:
+            if budget_used is not None and budget_used > self._budget:
                 self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
                 if self.out_of_time:
                     break

@@ -80,3 +80,12 @@ def wrap(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def rank0_value(value: float, device: torch.device) -> float:
+    """Rank 0's `value`, on every rank. A decision taken from a clock (a time budget running out,
+    a learning rate that follows it) must be the same on all ranks, or one rank stops a step
+    before the others and they wait for it for ever, or their weights part."""
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())

@@ -390,6 +390,10 @@ class TorchModel:
         return torch.from_numpy(inputs.astype(np.int64, copy=False)).to(self.device)  # (T, B)
 
     # ------------------------------------------------------------------------ training
+    def agreed(self, value: float) -> float:
+        """`value` as rank 0 has it (in a single process, `value`): what the trainer's clock reads."""
+        return distributed.rank0_value(value, self.device) if self.context.is_distributed else value
+
     def clip_grad_norm(self, max_norm: float) -> float:
         """torch.nn.utils.clip_grad_norm_ over all parameters -> the norm before clipping."""
         return float(torch.nn.utils.clip_grad_norm_(list(self._named.values()), max_norm))

@@ -340,24 +340,39 @@ class StepLR(Schedule):
 
 
 class CosineLR(Schedule):
-    """lr_t = min_lr + (base_lr - min_lr) (1 + cos(pi t / total_steps)) / 2, then min_lr.
+    """lr_t = min_lr + (base_lr - min_lr) (1 + cos(pi p)) / 2 at progress p = t / total_steps, then min_lr.
 
     As torch's CosineAnnealingLR(T_max=total_steps, eta_min=min_lr) for t <= total_steps
     (closed form; torch's recursive form differs by rounding only); after that it stays
     at min_lr instead of rising again.
+
+    `step(progress=q)` puts the curve at least at q in [0, 1]: how a caller anneals over a
+    time budget (q = the share of it spent), with total_steps the longest the curve may take.
+    The largest q seen is kept (`time_progress`), so the curve never climbs back.
     """
 
     name = "cosine"
-    fields = ("total_steps", "min_lr")
+    fields = ("total_steps", "min_lr", "time_progress")
 
     def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
         self.total_steps, self.min_lr = total_steps, min_lr
+        self.time_progress = 0.0
 
-    def step(self, metric: Optional[float] = None) -> float:
+    @property
+    def progress(self) -> float:
+        """Where on the curve the last step left the learning rate, in [0, 1]."""
+        return max(min(self.last_epoch, self.total_steps) / self.total_steps, self.time_progress)
+
+    def step(self, metric: Optional[float] = None, progress: Optional[float] = None) -> float:
         self.last_epoch += 1
+        if progress is not None:
+            self.time_progress = max(self.time_progress, min(float(progress), 1.0))
         t = min(self.last_epoch, self.total_steps)
-        cos = (1 + math.cos(math.pi * t / self.total_steps)) / 2
+        if self.time_progress * self.total_steps > t:  # the budget is ahead of the steps
+            cos = (1 + math.cos(math.pi * self.time_progress)) / 2
+        else:
+            cos = (1 + math.cos(math.pi * t / self.total_steps)) / 2
         self.optimizer.lr = self.min_lr + (self.base_lr - self.min_lr) * cos
         return self.optimizer.lr
 

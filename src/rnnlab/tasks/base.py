@@ -27,7 +27,10 @@ def option(default: Any, help: str, **extra: Any):
     return field(default=default, metadata={"help": help, **extra})
 
 
-SCHEDULES = ("none", "step", "plateau", "cosine")
+SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
+SCHEDULE_HELP = ("learning-rate schedule (cosine: to 0 over --epochs; cosine-time: to 0 over the --minutes "
+                 "budget, or over --epochs if they end first; it follows the clock, so those runs are not "
+                 "bit-reproducible)")
 
 
 @dataclass
@@ -49,7 +52,7 @@ class CommonOptions:
     momentum: float = option(0.0, "SGD/RMSprop momentum")
     weight_decay: float = option(0.0, "L2 weight decay")
     clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
-    schedule: str = option("none", "learning-rate schedule", choices=SCHEDULES)
+    schedule: str = option("none", SCHEDULE_HELP, choices=SCHEDULES)
     lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
     step_size: int = option(10, "step schedule: epochs between decays")
     eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
@@ -81,6 +84,8 @@ class CommonOptions:
             raise UsageError(f"--lr-factor must be in (0, 1], got {self.lr_factor!r}")
         if self.minutes is not None and not (self.minutes > 0 and np.isfinite(self.minutes)):
             raise UsageError(f"--minutes must be a positive number, got {self.minutes!r}")
+        if self.schedule == "cosine-time" and self.minutes is None:
+            raise UsageError("--schedule cosine-time anneals over a time budget: give one with --minutes")
         if self.nonlinearity == "sigmoid" and self.cell != "rnn":
             raise UsageError("--nonlinearity sigmoid applies to --cell rnn only")
 

@@ -23,7 +23,7 @@ from rnnlab.data import ConsecutiveWindows, RandomWindows, Vocabulary, load_corp
 from rnnlab.errors import UsageError
 from rnnlab.generate import generate
 from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import SCHEDULES, CommonOptions, option
+from rnnlab.tasks.base import SCHEDULE_HELP, SCHEDULES, CommonOptions, option
 from rnnlab.tasks.lm import LanguageModelTask
 
 
@@ -54,7 +54,7 @@ class CharLMOptions(CommonOptions):
     epochs: int = option(16, "training epochs")
     dropout: float = option(0.4, "dropout on inputs, between layers and before the head")
     weight_dropout: float = option(0.2, "dropout on the recurrent weights W_hh (DropConnect), one mask per batch")
-    schedule: str = option("cosine", "learning-rate schedule", choices=SCHEDULES)
+    schedule: str = option("cosine", SCHEDULE_HELP, choices=SCHEDULES)
 
     def validate(self) -> None:
         super().validate()
