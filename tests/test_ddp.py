@@ -7,8 +7,12 @@ whole batch, and the two final checkpoints compared.
 """
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,3 +83,52 @@ def test_two_ranks_under_a_time_budget_stop_at_the_same_step_with_the_same_learn
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["epoch"] < 100_000 and rows[-1]["lr"] == 0.0
+
+
+def children(pid: int) -> list:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch without gloo")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the ranks' processes in /proc")
+def test_ctrl_c_reaching_one_rank_stops_both_at_the_same_step_with_a_checkpoint_that_resumes(tmp_path):
+    # A scheduler's SIGTERM (or a Ctrl-C) need not reach every rank before the same step. Alone,
+    # the rank that got it would leave and the other would fail in its next all-reduce, with the
+    # checkpoint an epoch old. The ranks agree on the stop each step, so both stop together.
+    run = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "rnnlab", "train", "charlm", *flags(dict(SETTINGS, epochs=100_000)), "--backend", "torch",
+               "--device", "cpu", "--run-dir", str(run), "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    agent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not ((run / "metrics.jsonl").exists() and len((run / "metrics.jsonl").read_text().splitlines()) >= 2):
+            assert time.monotonic() < deadline and agent.poll() is None, "training did not start"
+            time.sleep(0.05)
+        workers = children(agent.pid)
+        assert len(workers) == 2
+        os.kill(workers[-1], signal.SIGINT)  # one rank only
+        _, err = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    stops = re.findall(r"stopped at epoch \d+, step (\d+)", err)
+    assert len(stops) == 2 and stops[0] == stops[1], err[-3000:]
+    assert not re.search(r"\[rank\d\]:.*Error", err), err[-3000:]  # no rank failed
+    _, _, meta = final(run)
+    assert meta["step"] == int(stops[0])
+    resume = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+              "-m", "rnnlab", "train", "--resume", str(run), "--epochs", str(meta["epoch"] + 2), "--quiet"]
+    result = subprocess.run(resume, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert final(run)[2]["epoch"] == meta["epoch"] + 2

@@ -164,12 +164,22 @@ def test_a_cosine_time_run_anneals_to_zero_by_the_end_of_its_budget_and_stops_th
 
 
 def test_the_time_budget_is_read_from_the_models_agreed_clock(tmp_path, monkeypatch):
-    # under torchrun the torch model's `agreed` hands every rank rank 0's reading (tests/test_ddp.py)
+    # under torchrun the torch model's `agreed` hands every rank the largest reading of all ranks (tests/test_ddp.py)
     task = TASKS["charlm"](api.make_options("charlm", epochs=3, minutes=1e6, **TINY))
     task.build_model()
-    task.model.agreed = lambda seconds: 1e9  # rank 0 says the budget is long gone
+    task.model.agreed = lambda readings: (1e9, 0.0)  # another rank says the budget is long gone
     result = Trainer(task, tmp_path / "run", quiet=True).fit()
     assert result["steps"] == 1
+
+
+def test_a_stop_asked_of_another_rank_stops_this_one_at_the_same_step_with_a_checkpoint(tmp_path):
+    task = TASKS["charlm"](api.make_options("charlm", epochs=3, **TINY))
+    task.build_model()
+    task.model.agreed = lambda readings: (readings[0], 1.0)  # Ctrl-C reached another rank first
+    with pytest.raises(TrainingStopped):
+        Trainer(task, tmp_path / "run", quiet=True).fit()
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert meta["step"] == 1
 
 
 def test_a_cosine_time_run_stopped_and_resumed_anneals_the_rest_of_its_curve_over_the_new_budget(

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
 from rnnlab.engine.optim import OPTIMIZERS, SCHEDULES, clip_grad_norm
@@ -173,7 +173,7 @@ class Trainer:
                     break
                 self.epoch += 1
                 last = self.epoch == options.epochs
-                spent = self._budget is not None and self._elapsed() > self._budget  # at the epoch's end
+                spent = self._budget is not None and self._readings()[0] > self._budget  # at the epoch's end
                 if self.epoch % options.eval_every == 0 or last or spent:
                     self._evaluate_and_checkpoint()
                 if spent and not last:
@@ -188,12 +188,15 @@ class Trainer:
                 self._writer.close()
         return final
 
-    def _elapsed(self) -> float:
-        """Seconds since this process's training began. Under data parallelism, rank 0's reading:
-        every rank must stop at the same step, and under cosine-time use the same lr."""
-        elapsed = time.perf_counter() - self._started
+    def _readings(self) -> Tuple[float, bool]:
+        """(seconds since this process's training began, whether a stop was asked for). Under data
+        parallelism the same on every rank (the largest over the ranks): all ranks must stop at the
+        same step, and under cosine-time use the same lr."""
+        elapsed, stop = time.perf_counter() - self._started, float(self._stop_signal is not None)
         agreed = getattr(self.model, "agreed", None)
-        return agreed(elapsed) if agreed is not None else elapsed
+        if agreed is not None:
+            elapsed, stop = agreed((elapsed, stop))
+        return elapsed, stop > 0
 
     def _budget_progress(self, elapsed: float) -> float:
         """cosine-time: the share of the curve the time spent has reached. A fresh run goes from 0 at
@@ -226,7 +229,7 @@ class Trainer:
             if options.clip > 0:
                 clip_gradients(model, options.clip)
             self.optimizer.step(model.grads)
-            budget_used = self._elapsed() if self._budget is not None else None  # seconds
+            budget_used, stop = self._readings()  # seconds
             if options.schedule == "cosine":
                 self.schedule.step()
             elif options.schedule == "cosine-time":
@@ -242,14 +245,14 @@ class Trainer:
                     postfix["tok/s"] = f"{total_count / max(elapsed, 1e-9):,.0f}"
                 bar.set_postfix(postfix, refresh=False)
                 bar.update(1)
-            if self._stop_signal is not None:
+            if stop:
                 self.seconds += time.perf_counter() - started
                 if bar is not None:
                     bar.close()
                 self.save("last")
                 raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
                                       f"checkpoint saved in {self.checkpoint_dir}", self.run_dir)
-            if budget_used is not None and budget_used > self._budget:
+            if self._budget is not None and budget_used > self._budget:
                 self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
                 if self.out_of_time:
                     break

@@ -82,10 +82,11 @@ def wrap(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def rank0_value(value: float, device: torch.device) -> float:
-    """Rank 0's `value`, on every rank. A decision taken from a clock (a time budget running out,
-    a learning rate that follows it) must be the same on all ranks, or one rank stops a step
-    before the others and they wait for it for ever, or their weights part."""
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.broadcast(tensor, src=0)
-    return float(tensor.item())
+def largest(values, device: torch.device) -> tuple:
+    """The element-wise largest of `values` over all ranks, the same on every rank. What a rank
+    decides from its clock or its signals (the time budget ran out, lr on a cosine over time,
+    Ctrl-C) must be decided alike on all ranks: one rank stopping a step before the others leaves
+    them waiting in their next all-reduce, and different learning rates make their weights part."""
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tuple(tensor.tolist())

@@ -390,9 +390,10 @@ class TorchModel:
         return torch.from_numpy(inputs.astype(np.int64, copy=False)).to(self.device)  # (T, B)
 
     # ------------------------------------------------------------------------ training
-    def agreed(self, value: float) -> float:
-        """`value` as rank 0 has it (in a single process, `value`): what the trainer's clock reads."""
-        return distributed.rank0_value(value, self.device) if self.context.is_distributed else value
+    def agreed(self, values: tuple) -> tuple:
+        """Under data parallelism the largest of `values` over the ranks (in one process, `values`):
+        how every rank reads the same clock and stop request from the trainer."""
+        return distributed.largest(values, self.device) if self.context.is_distributed else tuple(values)
 
     def clip_grad_norm(self, max_norm: float) -> float:
         """torch.nn.utils.clip_grad_norm_ over all parameters -> the norm before clipping."""
