@@ -28,9 +28,10 @@ def option(default: Any, help: str, **extra: Any):
 
 
 SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
-SCHEDULE_HELP = ("learning-rate schedule (cosine: to 0 over --epochs; cosine-time: to 0 over the --minutes "
-                 "budget, or over --epochs if they end first; it follows the clock, so those runs are not "
-                 "bit-reproducible)")
+SCHEDULE_HELP = ("learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
+                 "(x --lr-factor when validation stalls), cosine (to 0 over --epochs), cosine-time (to 0 over "
+                 "the --minutes budget, or over --epochs if they end first; it follows the clock, so those "
+                 "runs are not bit-reproducible)")
 
 
 @dataclass

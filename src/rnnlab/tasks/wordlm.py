@@ -62,7 +62,7 @@ from rnnlab.engine.losses import softmax_cross_entropy
 from rnnlab.errors import UsageError
 from rnnlab.generate import generate
 from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import SCHEDULES, CommonOptions, option
+from rnnlab.tasks.base import SCHEDULE_HELP, SCHEDULES, CommonOptions, option
 from rnnlab.tasks.lm import LanguageModelTask
 
 UNK = "<unk>"  # the benchmark's own unknown-word token
@@ -116,7 +116,7 @@ class WordLMOptions(CommonOptions):
     bptt_truncate: Optional[int] = option(None, "gradients flow back at most K steps (stream: no limit, sentence: 4)")
     # the same in both modes
     optimizer: str = option("sgd", "optimiser", choices=("sgd", "adam", "rmsprop", "adagrad"))
-    schedule: str = option("plateau", "learning-rate schedule", choices=SCHEDULES)
+    schedule: str = option("plateau", SCHEDULE_HELP, choices=SCHEDULES)
     epochs: int = option(6, "training epochs")
     seq_len: int = option(35, "stream: time steps per training window", aliases=("--bptt",))
 
