@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import typing
@@ -186,7 +187,11 @@ def _train(args: argparse.Namespace) -> int:
                               backend=run["backend"] or "numpy", device=run["device"] or "auto", amp=run["amp"],
                               **settings)
     except TrainingStopped as stop:
-        print(f"\n{stop}\nresume with: rnnlab train --resume {shlex.quote(str(stop.run_dir))}", file=sys.stderr)
+        if stop.is_writer:  # under torchrun, rank 0 speaks for all (every rank stopped at the same step)
+            resume = f"rnnlab train --resume {shlex.quote(str(stop.run_dir))}"
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                resume = f"the same torchrun command, with: -m {resume}"
+            print(f"\n{stop}\nresume with: {resume}", file=sys.stderr)
         return 130
     except LossNotFinite as error:
         print(f"rnnlab: {error}", file=sys.stderr)

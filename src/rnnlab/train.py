@@ -30,11 +30,11 @@ from rnnlab.tasks.base import Task
 
 
 class TrainingStopped(Exception):
-    """Raised after a clean stop (Ctrl-C, SIGTERM): a checkpoint was written."""
+    """Raised after a clean stop (Ctrl-C, SIGTERM): a checkpoint was written (by rank 0, under torchrun)."""
 
-    def __init__(self, message: str, run_dir: Path) -> None:
+    def __init__(self, message: str, run_dir: Path, is_writer: bool = True) -> None:
         super().__init__(message)
-        self.run_dir = run_dir
+        self.run_dir, self.is_writer = run_dir, is_writer
 
 
 class LossNotFinite(Exception):
@@ -251,7 +251,7 @@ class Trainer:
                     bar.close()
                 self.save("last")
                 raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
-                                      f"checkpoint saved in {self.checkpoint_dir}", self.run_dir)
+                                      f"checkpoint saved in {self.checkpoint_dir}", self.run_dir, self.is_writer)
             if self._budget is not None and budget_used > self._budget:
                 self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
                 if self.out_of_time:
