@@ -73,7 +73,7 @@ def test_two_ranks_with_half_batches_end_with_the_weights_of_one_process_with_th
 def test_two_ranks_under_a_time_budget_stop_at_the_same_step_with_the_same_learning_rate(tmp_path):
     # Each rank reads its own clock; if one saw the budget end a step before the other, that one
     # would leave while the other waits in its next all-reduce (a hang, then an error), and under
-    # cosine-time their learning rates, and so their weights, would part. Rank 0's clock decides.
+    # cosine-time their learning rates, and so their weights, would part. They read the largest clock of all.
     settings = dict(SETTINGS, epochs=100_000, schedule="cosine-time", minutes=0.03)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "rnnlab", "train", "charlm", *flags(settings), "--backend", "torch", "--device", "cpu",
