@@ -46,7 +46,7 @@ class CharLMOptions(CommonOptions):
     # its best validation loss in 30 minutes on 2 cores: short windows (many updates; the state
     # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
     # epoch), dropout 0.4 before the head and 0.2 on the recurrent weights against overfitting,
-    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (README)
+    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md)
     hidden: int = option(512, "hidden units per layer")
     seq_len: int = option(25, "time steps per training window", aliases=("--bptt",))
     batch_size: int = option(64, "sequences per batch")

@@ -165,8 +165,8 @@ PRESETS = {
     # tied embedding/head (Press & Wolf; Inan et al.) and locked dropout (Gal & Ghahramani) on a
     # wider 2-layer LSTM (hidden 256; the tied head is the same 10k x 256 matrix as the embedding);
     # dropout 0.1, because in this time the model underfits (test ppl at dropout 0.3 / 0.2 / 0.1 / 0:
-    # 108.7 / 102.0 / 99.6 / 101.6; README); batch 10, because twice the updates per epoch gain more
-    # than the 17% of tokens/s they cost (README: batch 40 / 20 / 10 / 7); an adaptive softmax
+    # 108.7 / 102.0 / 99.6 / 101.6; docs/results.md); batch 10, because twice the updates per epoch gain more
+    # than the 17% of tokens/s they cost (docs/results.md: batch 40 / 20 / 10 / 7); an adaptive softmax
     # (2,000-word shortlist), 1.4x the tokens/s of the full head at about the same validation ppl per epoch,
     # so lr 20 annealed to 0 over 6 epochs (cosine) fits the example's 6-epoch time here, where the
     # full head was cut 4.2-4.4 epochs into a 5-epoch cosine
