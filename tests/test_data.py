@@ -165,6 +165,15 @@ def test_unknown_characters_are_an_error_naming_them_and_suggesting_skip():
     assert "'Ω', 'ж'" in message and "--unknown skip" in message
 
 
+def test_unknown_words_that_the_vocabulary_writes_otherwise_are_shown_as_it_writes_them():
+    v = Vocabulary.from_tokens("the prince said , natasha's".split())
+    with pytest.raises(UsageError) as info:
+        v.encode("The prince said, natasha's xyzzy")
+    message = str(info.value)
+    assert "'The' -> 'the'" in message and "'said,' -> 'said ,'" in message
+    assert "'xyzzy'" in message and "'xyzzy' ->" not in message and "\n" not in message
+
+
 def test_many_unknown_symbols_are_named_up_to_ten():
     v = Vocabulary.from_text("a")
     with pytest.raises(UsageError, match=r"'k' and 5 more"):

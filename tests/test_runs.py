@@ -452,6 +452,13 @@ def test_python_m_rnnlab_and_the_console_script_show_help():
         assert result.returncode == 0 and "charlm" in result.stdout
 
 
+def test_version_prints_the_installed_packages_version():
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-m", "rnnlab", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"rnnlab {version('rnnlab')}"
+
+
 def test_the_d2l_preset_is_d2ls_plain_rnn_whatever_the_char_models_defaults():
     d2l = api.make_options("charlm", preset="d2l")
     assert (d2l.cell, d2l.hidden, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)

@@ -311,6 +311,22 @@ def test_evaluate_with_dynamic_lr_reports_static_and_dynamic_perplexity(data_dir
         assert math.isfinite(metrics[key]) and metrics[key] > 1, key
 
 
+def test_evaluating_a_text_tokenised_unlike_the_training_text_counts_its_unknown_words_and_says_so(
+        data_dir, tmp_path, capsys):
+    api.train("wordlm", run_dir="run", quiet=True, epochs=1, data=str(data_dir), **TINY)
+    raw, tokenised = tmp_path / "raw.txt", tmp_path / "tokenised.txt"
+    raw.write_text("The cat saw the fish.\n")
+    tokenised.write_text("the cat saw the fish .\n")
+    capsys.readouterr()
+    assert main(["evaluate", "run", "--text", str(raw), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["unknown_words"] == 2       # 'The', 'fish.'
+    assert "2 of 6 tokens (33%)" in err and f"{data_dir}/train.txt" in err and len(err.strip().splitlines()) == 1
+    assert main(["evaluate", "run", "--text", str(tokenised), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["unknown_words"] == 0 and err == ""
+
+
 @pytest.mark.parametrize("flags, words", [
     (["--dynamic-lr", "0"], ("--dynamic-lr",)),
     (["--dynamic-lr", "nan"], ("--dynamic-lr",)),

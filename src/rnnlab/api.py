@@ -176,12 +176,17 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dyna
 
             symbols = ptb_tokens(text.splitlines())
             ids = task.vocab.encode(symbols, unknown="unk" if task.vocab.unk else unknown)
+            # scored as <unk>: a text tokenised unlike the training text scores mostly <unk>s
+            unknown_words = sum(symbol not in task.vocab for symbol in symbols) if task.vocab.unk else None
         else:
             ids = task.vocab.encode(text, unknown=unknown)
+            unknown_words = None
         if len(ids) < 3:
             raise UsageError(f"{text_path} has fewer than 3 known symbols: nothing to evaluate")
         loss = task.stream_loss(ids, batch_size=1)
         metrics = {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(len(ids)), "text": str(text_path)}
+        if unknown_words is not None:
+            metrics["unknown_words"] = int(unknown_words)
         if dynamic:
             metrics.update(task.perplexity_metrics("dynamic", task.dynamic_stream_loss(ids, **dynamic)))
         return metrics

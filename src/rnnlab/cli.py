@@ -22,6 +22,7 @@ import typing
 from dataclasses import MISSING, fields
 from typing import List, Optional
 
+from rnnlab import __version__
 from rnnlab.errors import UsageError
 
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
                                                                 "and on PyTorch.")
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a task: " + ", ".join(TASKS), description="Train a task. Tasks: " +
@@ -241,6 +243,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                     device=args.device)
     metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown, dynamic_lr=args.dynamic_lr,
                            dynamic_decay=args.dynamic_decay, dynamic_window=args.dynamic_window)
+    unknown_words = metrics.get("unknown_words", 0)
+    if unknown_words and unknown_words > 0.05 * metrics["tokens"]:
+        data = getattr(task.options, "data", None)
+        like = f"{data}/train.txt" if data else "the shipped corpus: lowercase, punctuation as separate words"
+        print(f"note: {unknown_words} of {metrics['tokens']} tokens ({unknown_words / metrics['tokens']:.0%}) are not "
+              f"in the vocabulary and were scored as {task.vocab.unk!r}; write the text the way the training "
+              f"text is written ({like})", file=sys.stderr)
     _print_final(metrics, args.json, False)
     return 0
 

@@ -14,6 +14,7 @@ Left out: subword tokenisers (BPE); normalisation of the text (see `text.py`).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
@@ -120,8 +121,20 @@ class Vocabulary:
         what = "characters" if self.kind == "char" else "words"
         bad = list(dict.fromkeys(seq[i] for i in np.flatnonzero(missing)))
         more = f" and {len(bad) - _MAX_NAMED} more" if len(bad) > _MAX_NAMED else ""
-        raise UsageError(f"text has {what} not in the vocabulary: {_names(bad[:_MAX_NAMED])}{more}; "
+        hints = [(word, self._spelling_in_vocabulary(word)) for word in bad[:_MAX_NAMED]] if self.kind == "word" else []
+        hint = ", ".join(f"{word!r} -> {known!r}" for word, known in hints if known)
+        hint = f" (this vocabulary writes {hint})" if hint else ""
+        raise UsageError(f"text has {what} not in the vocabulary: {_names(bad[:_MAX_NAMED])}{more}{hint}; "
                          f"use --unknown skip to leave them out")
+
+    def _spelling_in_vocabulary(self, word: str) -> Optional[str]:
+        """How the vocabulary writes `word`, if it does: lowercased, or with its punctuation as
+        separate tokens (word corpora such as PTB's are tokenised that way), or both."""
+        split = " ".join(re.findall(r"[\w']+|[^\w\s]", word))
+        for candidate in (word.lower(), split, split.lower()):
+            if candidate != word and all(token in self.stoi for token in candidate.split()):
+                return candidate
+        return None
 
     def _encode_chars(self, text: str) -> np.ndarray:
         # Vectorised lookup: code points of the text, binary-searched among the
