@@ -245,11 +245,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                            dynamic_decay=args.dynamic_decay, dynamic_window=args.dynamic_window)
     unknown_words = metrics.get("unknown_words", 0)
     if unknown_words and unknown_words > 0.05 * metrics["tokens"]:
-        data = getattr(task.options, "data", None)
-        like = f"{data}/train.txt" if data else "the shipped corpus: lowercase, punctuation as separate words"
         print(f"note: {unknown_words} of {metrics['tokens']} tokens ({unknown_words / metrics['tokens']:.0%}) are not "
               f"in the vocabulary and were scored as {task.vocab.unk!r}; write the text the way the training "
-              f"text is written ({like})", file=sys.stderr)
+              f"text is written ({task.how_text_is_written()})", file=sys.stderr)
     _print_final(metrics, args.json, False)
     return 0
 

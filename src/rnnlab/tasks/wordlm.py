@@ -304,6 +304,12 @@ class WordLM(LanguageModelTask):
         elif self.vocab is None:
             raise UsageError("a word model needs its vocabulary; the checkpoint has none")
 
+    def how_text_is_written(self) -> str:
+        """Where to see how a text must be tokenised to match this model's vocabulary."""
+        if self.options.data:
+            return f"{self.options.data}/train.txt"
+        return f"the shipped {self.options.corpus}: lowercase, punctuation as separate words"
+
     def _load_stream(self, splits: Dict[str, List[str]]) -> None:
         tokens = {split: ptb_tokens(lines) for split, lines in splits.items()}
         if self.options.max_tokens is not None:
