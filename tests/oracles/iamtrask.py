@@ -159,10 +159,11 @@ def run(seed=0, iterations=10000):
 
 
 def add(synapses, a_int, b_int):
-    """The trained net's forward pass on a + b (ints or equal-shape int arrays, each < 128).
+    """The net's forward pass on a + b (ints or 1-d int arrays of equal length, each < 128).
 
-    Returns the predicted sum (the rounded output bits read as a binary number), computed for
-    all pairs at once: each row of X is one pair, the same products the tutorial forms for one.
+    Returns an (N,) int array: the rounded output bits read as a binary number. All pairs go
+    through at once, one row of X per pair, the products the tutorial forms for one pair.
+    Example: add(initial_synapses(0), 9, 60) -> array([1]), the tutorial's first report.
     """
     synapse_0, synapse_1, synapse_h = synapses
     a_int, b_int = np.atleast_1d(a_int), np.atleast_1d(b_int)
