@@ -91,7 +91,7 @@ def test_beam_search_finds_the_likely_pair_that_greedy_search_misses():
     model = HandMadeModel(GREEDY_MISSES)
     assert generate(model, CHARS, "s", 2, greedy=True) == "saa"
     assert generate(model, CHARS, "s", 2, beam=2) == "sbb"
-    (ids, score), = beam_search(model, CHARS.encode("s"), 2, beam=2, length_penalty=1.0)
+    (_, score), = beam_search(model, CHARS.encode("s"), 2, beam=2, length_penalty=1.0)
     assert score == pytest.approx(np.log(0.4 * 0.9) / 2)
 
 

@@ -230,7 +230,7 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream", action="store_true", help="print tokens as they are generated")
     parser.add_argument("--seed", type=int, default=None, help="random seed for sampling")
     parser.add_argument("--unknown", choices=("error", "skip"), default="error",
-                        help="prefix symbols not in the vocabulary: fail (error) or leave them out (skip)")
+                        help="what to do with prefix symbols outside the vocabulary [error]")
 
 
 def generation_settings(args: argparse.Namespace) -> dict:
