@@ -85,3 +85,12 @@ class LoopRecurrent(nn.Module):
             layer_input = outputs[0] if self.num_directions == 1 else torch.cat(outputs, dim=2)
         h_n = torch.stack(finals_h)
         return layer_input, ((h_n, torch.stack(finals_c)) if has_c else h_n)
+
+
+def recurrent_module(cell: str):
+    """The torch module class for a registered cell: torch.nn's counterpart, else LoopRecurrent
+    (either called like torch.nn.LSTM: (input_size, hidden_size, num_layers=, bias=, ...))."""
+    spec = get_cell(cell)
+    if spec.torch_module is not None:
+        return getattr(nn, spec.torch_module)
+    return lambda *args, **kwargs: LoopRecurrent(cell, *args, **kwargs)
