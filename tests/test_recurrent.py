@@ -770,3 +770,120 @@ def test_float32_is_the_default_and_stays_close_to_torch_float32(cell, bidirecti
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6, err_msg=name)
     for name in theirs:  # gradients: float32 rounding accumulates over steps and layers
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+# ---- 10. recording what happens inside ---------------------------------------------------------------------------
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _split(a, parts):
+    return np.split(a, parts, axis=-1)
+
+
+def _rnn_step(p, x, h, c, nonlinearity):
+    act = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0), "sigmoid": _sig}[nonlinearity]
+    h = act(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"])
+    return h, None, {"h": h}
+
+
+def _lstm_step(p, x, h, c, nonlinearity):
+    i, f, g, o = _split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"], 4)
+    i, f, g, o = _sig(i), _sig(f), np.tanh(g), _sig(o)
+    c = f * c + i * g
+    return o * np.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+
+
+def _gru_step(p, x, h, c, nonlinearity):
+    xr, xz, xn = _split(x @ p["weight_ih"].T + p["bias_ih"], 3)
+    hr, hz, hn = _split(h @ p["weight_hh"].T + p["bias_hh"], 3)
+    r, z = _sig(xr + hr), _sig(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return (1 - z) * n + z * h, None, {"r": r, "z": z, "n": n}
+
+
+def _peephole_step(p, x, h, c, nonlinearity):  # Gers & Schmidhuber 2000
+    i, f, g, o = _split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"], 4)
+    i, f, g = _sig(i + p["weight_ci"] * c), _sig(f + p["weight_cf"] * c), np.tanh(g)
+    c = f * c + i * g
+    o = _sig(o + p["weight_co"] * c)
+    return o * np.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+
+
+def _minimal_lstm_step(p, x, h, s, nonlinearity):  # the nicodjimenez/lstm tutorial, on [x, h]
+    w = np.concatenate([p["weight_ih"], p["weight_hh"]], axis=1)  # the tutorial's stacked (4H, I+H)
+    g, i, f, o = _split(np.concatenate([x, h], axis=1) @ w.T + p["bias_ih"] + p["bias_hh"], 4)
+    g, i, f, o = np.tanh(g), _sig(i), _sig(f), _sig(o)
+    s = g * i + s * f
+    return s * o, s, {"g": g, "i": i, "f": f, "o": o}
+
+
+# one step of each registered cell from its equations: a new cell needs its own entry here
+REFERENCE_STEPS = {"rnn": _rnn_step, "lstm": _lstm_step, "gru": _gru_step, "peephole": _peephole_step,
+                   "minimal-lstm": _minimal_lstm_step}
+
+
+def manual_recording(layer, x, h0):
+    """(layer, direction) -> {"h", "c"?, gates...} by running the reference step over time."""
+    step = REFERENCE_STEPS[layer.cell_name]
+    has_c = is_lstm(layer)
+    steps = x.shape[0]
+    out, layer_input = {}, x
+    for k in range(layer.num_layers):
+        outputs = []
+        for d in range(layer.num_directions):
+            suffix = "_reverse" if d else ""
+            p = {kind: layer.params[f"{kind}_l{k}{suffix}"]
+                 for kind in layer.spec.param_shapes(1, layer.hidden_size)}
+            index = k * layer.num_directions + d
+            h, c = (h0[0][index], h0[1][index]) if has_c else (h0[index], None)
+            rec = {}
+            for t in (reversed(range(steps)) if d else range(steps)):
+                h, c, gates = step(p, layer_input[t], h, c, layer.nonlinearity)
+                for name, value in dict(gates, h=h, **({"c": c} if has_c else {})).items():
+                    rec.setdefault(name, [None] * steps)[t] = value
+            out[(k, d)] = {name: np.stack(values) for name, values in rec.items()}
+            outputs.append(out[(k, d)]["h"])
+        layer_input = np.concatenate(outputs, axis=2)
+    return out
+
+
+@pytest.mark.parametrize("cell", ALL_VARIANTS)
+def test_recorded_h_c_and_gate_activations_equal_a_step_by_step_forward_from_the_equations(cell):
+    assert cell.partition("_")[0] in REFERENCE_STEPS, f"write the reference equations of the {cell} cell"
+    layer = make_layer(cell, num_layers=2, bidirectional=True, seed=45, **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B, seed=46)
+    y, _ = layer.forward(x, h0, record=True)
+    expected = manual_recording(layer, x, h0)
+    assert set(layer.recorded) == set(expected)
+    for key, theirs in expected.items():
+        names = {"h", *layer.spec.gate_names} | ({"c"} if is_lstm(layer) else set())
+        assert set(layer.recorded[key]) == names == set(theirs), key
+        for name, value in theirs.items():
+            assert_close(layer.recorded[key][name], value, f"recorded{key}[{name}]", tol=1e-12)
+    np.testing.assert_array_equal(layer.recorded[(1, 0)]["h"], y[:, :, :layer.hidden_size])
+
+
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
+def test_recordings_are_copies_that_a_later_forward_leaves_alone_and_are_empty_when_not_asked(cell):
+    layer = make_layer(cell, seed=47, **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B, seed=48)
+    layer.forward(x, h0, record=True)
+    first = {name: value.copy() for name, value in layer.recorded[(0, 0)].items()}
+    recorded = layer.recorded
+    layer.forward(x[::-1].copy(), h0)  # reuses every work buffer
+    assert layer.recorded == {}
+    for name, value in first.items():
+        np.testing.assert_array_equal(recorded[(0, 0)][name], value, err_msg=name)
+
+
+def test_a_models_forward_with_record_fills_its_recurrent_layers_recordings():
+    from rnnlab.models import ModelConfig, NumpyModel
+
+    model = NumpyModel(ModelConfig(input="embedding", input_size=7, output_size=7, hidden_size=4, num_layers=2),
+                       seed=0)
+    model.forward(np.zeros((3, 2), dtype=np.int64), record=True)
+    assert set(model.rnn.recorded) == {(0, 0), (1, 0)}
+    assert model.rnn.recorded[(1, 0)]["h"].shape == (3, 2, 4)
+    model.forward(np.zeros((3, 2), dtype=np.int64))
+    assert model.rnn.recorded == {}
