@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from rnnlab.cli import main
+from rnnlab.engine.gradcheck import assert_gradients, check_gradients, format_report, numeric_gradients, relative_error
 from rnnlab.engine.registry import cell_names
-from rnnlab.engine.gradcheck import (assert_gradients, check_gradients, format_report,
-                                     numeric_gradients, relative_error)
 
 
 def _quadratic(seed=0):

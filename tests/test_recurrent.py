@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from rnnlab.engine import RECURRENT
 from rnnlab.engine.gradcheck import assert_gradients
-from rnnlab.engine.registry import CELLS as REGISTRY, get_cell
+from rnnlab.engine.registry import CELLS as REGISTRY
 
 
 def _variants(spec, nonlinearities):

@@ -39,9 +39,9 @@ import numpy as np
 
 from rnnlab.engine import make_recurrent
 from rnnlab.engine.init import set_forget_biases
-from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.engine.losses import mean_squared_error
 from rnnlab.engine.optim import SGD, clip_grad_norm
+from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.errors import UsageError
 
 REPORT_STEPS_BACK = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)

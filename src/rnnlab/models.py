@@ -28,11 +28,11 @@ from typing import Optional
 import numpy as np
 
 from rnnlab.engine import make_recurrent
-from rnnlab.engine.init import orthogonal, set_forget_biases
-from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.engine.adaptive import AdaptiveSoftmax, check_cutoffs
+from rnnlab.engine.init import orthogonal, set_forget_biases
 from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
 from rnnlab.engine.losses import softmax_cross_entropy
+from rnnlab.engine.registry import cell_names, get_cell
 
 INPUTS = ("onehot", "embedding", "dense")
 INITS = ("pytorch", "normal", "uniform", "orthogonal")
@@ -139,7 +139,8 @@ class NumpyModel:
             self.projection = Linear(in_features, config.projection_size, dtype=dtype, seed=seeds[2])
             self.layers["projection"] = self.projection
         self.rnn = make_recurrent(
-            config.cell, config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers, bias=config.bias,
+            config.cell, config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
+            bias=config.bias,
             dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
             locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn

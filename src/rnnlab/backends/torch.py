@@ -54,6 +54,7 @@ from rnnlab.backends.loop import recurrent_module
 from rnnlab.engine.registry import get_cell
 from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig, NumpyModel, logits_loss
+
 RNG_NAMES = ("rnn", "input_dropout", "output_dropout")  # as NumpyModel.rngs()
 
 

@@ -1,10 +1,10 @@
 """The NumPy engine: recurrent layers, layers, losses, optimisers, gradient checks.
 
 Imports nothing but NumPy. Read in this order: module.py (the params/grads convention),
-registry.py (the cells), cells.py and
-lstm_variants.py (one direction of one layer, forward and backward side by side), direction.py
-(one direction through time, truncation), recurrent.py (multi-layer, bidirectional), layers.py, losses.py, adaptive.py (the adaptive
-softmax), optim.py, gradcheck.py.
+registry.py (the cells), cells.py and lstm_variants.py (one step's equations of one
+direction of one layer, forward and backward side by side), direction.py (one direction
+through time, truncation), recurrent.py (the stack: layers, directions, dropout), layers.py,
+losses.py, adaptive.py (the adaptive softmax), optim.py, gradcheck.py.
 """
 from .module import Module
 from .recurrent import GRU, LSTM, RECURRENT, RNN, Recurrent, make_recurrent

@@ -76,7 +76,8 @@ CELLS: Dict[str, CellSpec] = {
     spec.name: spec
     for spec in (
         CellSpec("rnn", RNNCell, ("h",), False, "Elman RNN: h = act(W_ih x + W_hh h_prev + b)",
-                 nonlinearities=("tanh", "relu", "sigmoid"), torch_module="RNN", torch_nonlinearities=("tanh", "relu"), gate_activations=("act",)),
+                 nonlinearities=("tanh", "relu", "sigmoid"), torch_module="RNN", torch_nonlinearities=("tanh", "relu"),
+                 gate_activations=("act",)),
         CellSpec("lstm", lambda nonlinearity: LSTMCell(), ("i", "f", "g", "o"), True,
                  "LSTM (PyTorch's): c = f c_prev + i g, h = o tanh(c)", forget_gate=1, torch_module="LSTM",
                  gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
