@@ -3,7 +3,14 @@
 Every question about a cell (how many gates, their names, whether it has a cell state,
 which parameters it has, whether a forget-gate bias applies, what torch.nn calls it) is
 answered here, never by testing the cell's name elsewhere. Adding a cell is one class in
-cells.py and one entry below.
+cells.py (or lstm_variants.py) and one entry below; the tests pick it up from here, and
+tests/test_recurrent.py asks for its equations once (REFERENCE_STEPS) to check its recordings.
+
+A cell class has `forward(xp, h0, c0, w_hh, b_hh, h_out, buffer, extras)`,
+`backward_step(cache, t, dh, dc, dgx, dgh)` and `activations(cache)`; with `direct_hidden_grad`
+also `direct_hidden_grad(cache, t, dh)`, with `extra_params` also `extra_grads(cache, dgx,
+grads)`; with no `torch_module`, `step(projected, h, c, w_hh, extras, sigmoid, tanh)`, which
+the torch backend loops over (backends/loop.py).
 
     >>> spec = get_cell("lstm")
     >>> spec.num_gates, spec.has_cell_state, spec.gate_names
