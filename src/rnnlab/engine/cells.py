@@ -38,10 +38,6 @@ class RNNCell:
     (sigmoid is not in torch.nn.RNN; it is the hidden unit of the classic binary-addition net.)
     """
 
-    num_gates = 1
-    has_cell_state = False
-    folds_hidden_bias = True  # b_hh is added once, with the input projection
-
     def __init__(self, nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu", "sigmoid"):
             raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
@@ -90,10 +86,6 @@ class LSTMCell:
         c_t = f * c_{t-1} + i * g
         h_t = o * tanh(c_t)
     """
-
-    num_gates = 4
-    has_cell_state = True
-    folds_hidden_bias = True
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,4H) becomes the activated gates; h_out (T,B,H). Returns (h_T, c_T, cache).
@@ -178,10 +170,6 @@ class GRUCell:
         n      = tanh(xp_t[n] + r * (W_hn h_{t-1} + b_hn))
         h_t    = (1 - z) * n + z * h_{t-1}
     """
-
-    num_gates = 3
-    has_cell_state = False
-    folds_hidden_bias = False  # b_hn sits inside r * (...), so only b_hr, b_hz are folded
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,3H) becomes [r, z, n]; h_out (T,B,H). Returns (h_T, None, cache)."""

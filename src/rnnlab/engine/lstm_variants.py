@@ -23,10 +23,6 @@ class PeepholeLSTMCell:
     parameters `weight_ci_l{k}`, `weight_cf_l{k}`, `weight_co_l{k}`, each (H,).
     """
 
-    num_gates = 4
-    has_cell_state = True
-    folds_hidden_bias = True
-
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,4H) becomes the activated gates; h_out (T,B,H). Returns (h_T, c_T, cache)."""
         steps, batch, four_h = xp.shape
@@ -148,10 +144,6 @@ class MinimalLSTMCell:
         bias_ih_l0   = concatenate([bg, bi, bf, bo])       bias_hh_l0   = 0
     (the two biases are summed, as in PyTorch's cells: one bias per gate in effect).
     """
-
-    num_gates = 4
-    has_cell_state = True
-    folds_hidden_bias = True
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,4H) becomes the activated gates [g, i, f, o]; h_out (T,B,H). Returns (h_T, s_T, cache)."""

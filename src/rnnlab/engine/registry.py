@@ -90,7 +90,7 @@ CELLS: Dict[str, CellSpec] = {
                  gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
         CellSpec("gru", lambda nonlinearity: GRUCell(), ("r", "z", "n"), False,
                  "GRU (PyTorch's): h = (1 - z) n + z h_prev", torch_module="GRU",
-                 gate_activations=("sigmoid", "sigmoid", "tanh"), folds_hidden_bias=False,
+                 gate_activations=("sigmoid", "sigmoid", "tanh"), folds_hidden_bias=False,  # b_hn is inside r * (.)
                  direct_hidden_grad=True),
         CellSpec("peephole", lambda nonlinearity: PeepholeLSTMCell(), ("i", "f", "g", "o"), True,
                  "peephole LSTM (Gers & Schmidhuber 2000): i, f see c_prev, o sees c", forget_gate=1,
