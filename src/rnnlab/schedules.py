@@ -55,7 +55,7 @@ class PerEpoch(LoopSchedule):
 
     def after_eval(self, metric: Optional[float], epoch_done: bool) -> None:
         if epoch_done:
-            self.engine.step(metric if self.uses_metric else None)
+            self.engine.step(metric) if self.uses_metric else self.engine.step()
 
 
 class CosineOverSteps(LoopSchedule):
