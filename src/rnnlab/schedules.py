@@ -19,7 +19,7 @@ The checkpoint holds the engine schedule's state (None for none), as it always h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from rnnlab.budget import Reading, TimeBudget
 from rnnlab.engine.optim import SCHEDULES
@@ -28,7 +28,7 @@ from rnnlab.engine.optim import SCHEDULES
 class LoopSchedule:
     """No schedule: the base every schedule refines."""
 
-    engine = None  # the engine schedule (rnnlab.engine.optim.Schedule), if any
+    engine: Any = None  # the engine schedule (rnnlab.engine.optim.Schedule), if any
 
     def after_step(self, reading: Reading) -> None:
         pass
