@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from rnnlab import __version__
-from rnnlab.checkpoint import load_checkpoint, split_prefix
+from rnnlab.checkpoint import VERSION, config_version, load_checkpoint, split_prefix, upgrade
 from rnnlab.errors import UsageError
 from rnnlab.tasks import TASKS
 from rnnlab.train import Trainer
@@ -65,8 +65,8 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
                       is_writer=getattr(task.model, "is_writer", True))
     if trainer.is_writer:
         run_dir.mkdir(parents=True, exist_ok=True)
-        config = {"rnnlab": __version__, "task": task_name, "backend": backend, "options": asdict(options),
-                  "model": task.model.config.to_dict(), "command": sys.argv}
+        config = {"rnnlab": __version__, "format_version": VERSION, "task": task_name, "backend": backend,
+                  "options": asdict(options), "model": task.model.config.to_dict(), "command": sys.argv}
         (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     _describe(trainer, task, quiet)
     return trainer.fit()
@@ -80,7 +80,6 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     config = read_config(run_dir)
     _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     settings = dict(config["options"])
-    settings.setdefault("weight_dropout", 0.0)  # a run from before weight dropout existed trained without it
     latest = meta.get("options") or {}
     for name in ("epochs", "minutes"):  # what a resume may change: the checkpoint has the latest
         if name in latest:
@@ -113,6 +112,7 @@ def read_config(run_dir: Path) -> Dict[str, Any]:
         raise UsageError(f"{run_dir} is not an rnnlab run folder (no config.json)") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise UsageError(f"{path} is corrupt ({error})") from None
+    config = upgrade(config, config_version(config))
     if config.get("task") not in TASKS:
         raise UsageError(f"{path} names an unknown task {config.get('task')!r}")
     return config

@@ -1,10 +1,14 @@
 """The training loop: one loop, fixed phases, exact resume.
 
     for each epoch:
-        for each batch:   zero grads -> task.train_step (forward, backward) -> clip -> optimiser step
-                          -> progress; stop cleanly between steps on Ctrl-C / SIGTERM
-        every eval_every epochs: evaluate -> schedule -> checkpoint last (and best) -> log -> show
-    finish: final metrics -> metrics.jsonl, plot, optional JSON line
+        for each batch:   forward + backward (task.train_step) -> clip -> optimiser step
+                          -> schedule.after_step (sets the lr of the next step) -> progress;
+                          stop cleanly between steps on Ctrl-C / SIGTERM or when --minutes ran out
+        every eval_every epochs: evaluate -> schedule.after_eval -> checkpoint last (and best) -> log
+    finish: final metrics -> final.json, plot
+
+The loop does not know which schedule it has (rnnlab.schedules) nor how the time budget is
+read (rnnlab.budget); progress lines or bars come from rnnlab.progress.
 
 A run folder holds `config.json`, `metrics.jsonl`, `checkpoints/{last,best}.safetensors`
 and `curves.png`. A checkpoint holds everything the loop needs to continue exactly:
@@ -17,15 +21,17 @@ from __future__ import annotations
 import json
 import math
 import signal
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
+from rnnlab.budget import TimeBudget
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
-from rnnlab.engine.optim import OPTIMIZERS, SCHEDULES, clip_grad_norm
+from rnnlab.engine.optim import OPTIMIZERS, clip_grad_norm
 from rnnlab.errors import UsageError
+from rnnlab.progress import epoch_progress
+from rnnlab.schedules import make_schedule
 from rnnlab.tasks.base import Task
 
 
@@ -58,16 +64,6 @@ def clip_gradients(model, max_norm: float) -> float:
     return clip_grad_norm(model.grads, max_norm)
 
 
-def make_schedule(options, optimizer, steps_per_epoch: int):
-    if options.schedule == "none":
-        return None
-    if options.schedule == "step":
-        return SCHEDULES["step"](optimizer, step_size=options.step_size, gamma=options.lr_factor)
-    if options.schedule == "plateau":
-        return SCHEDULES["plateau"](optimizer, factor=options.lr_factor)
-    return SCHEDULES["cosine"](optimizer, total_steps=options.epochs * steps_per_epoch)  # cosine, cosine-time
-
-
 class Trainer:
     """Runs a task's training in a run folder; `fit()` returns the final metrics."""
 
@@ -80,16 +76,13 @@ class Trainer:
         self.model = task.model
         self.sampler = task.sampler()
         self.optimizer = make_optimizer(task.options, self.model.params, self.model)
-        self.schedule = make_schedule(task.options, self.optimizer, len(self.sampler))
+        # --minutes counts this process's training time, so a resumed run gets a fresh budget
+        self.budget = TimeBudget(getattr(task.options, "minutes", None), getattr(self.model, "agreed", None))
+        self.schedule = make_schedule(task.options, self.optimizer, len(self.sampler), self.budget)
         self.epoch, self.step, self.seconds = 0, 0, 0.0
         self.best_val: Optional[float] = None
         self.history: list = []
         self._stop_signal: Optional[int] = None
-        # --minutes counts this process's training time, so a resumed run gets a fresh budget
-        self._started = time.perf_counter()
-        minutes = getattr(task.options, "minutes", None)
-        self._budget = 60.0 * minutes if minutes else None  # seconds
-        self._budget_start_progress = 0.0  # cosine-time: where on its curve this process began
         self.out_of_time = False
         self._writer = None
         if tensorboard and is_writer:
@@ -116,7 +109,7 @@ class Trainer:
             "model": self.model.config.to_dict(),
             "backend": getattr(self.model, "backend", "numpy"),
             "optimizer": optim_scalars,
-            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
+            "schedule": self.schedule.state_dict(),
             "sampler": self.sampler.state(),
             "rngs": {name: rng.bit_generator.state for name, rng in self.model.rngs().items()},
             "epoch": self.epoch, "step": self.step, "seconds": self.seconds, "best_val": self.best_val,
@@ -135,10 +128,7 @@ class Trainer:
             self.optimizer.load_state_dict(split_prefix(tensors, "optim"), meta["optimizer"])
         except (KeyError, ValueError) as error:
             raise UsageError(f"checkpoint does not match this model: {error}") from None
-        if self.schedule is not None and meta.get("schedule"):
-            self.schedule.load_state_dict(meta["schedule"])
-            if self.task.options.schedule in ("cosine", "cosine-time"):  # --epochs may have grown: the curve spans the run as it is now
-                self.schedule.total_steps = self.task.options.epochs * len(self.sampler)
+        self.schedule.load_state_dict(meta.get("schedule"))
         self.sampler.set_state(meta["sampler"])
         if meta.get("backend", "numpy") == getattr(self.model, "backend", "numpy"):  # engines draw differently
             for rng_name, rng in self.model.rngs().items():
@@ -161,24 +151,22 @@ class Trainer:
                 handlers[signum] = signal.signal(signum, self._request_stop)
             except ValueError:  # not the main thread
                 pass
-        if options.schedule == "cosine-time":  # after restore: a resumed run anneals the rest over its new budget
-            self._budget_start_progress = self.schedule.progress
         try:
             while self.epoch < options.epochs:
                 self._train_epoch()
                 if self.out_of_time:  # mid-epoch: evaluate and checkpoint where we are, then stop
                     self._evaluate_and_checkpoint(epoch_done=False)
                     self.say(f"time budget of {options.minutes:g} minutes reached in epoch {self.epoch + 1} "
-                             f"(step {self.step}); " + self._after_budget())
+                             f"(step {self.step}); " + self.schedule.budget_note(self.run_dir))
                     break
                 self.epoch += 1
                 last = self.epoch == options.epochs
-                spent = self._budget is not None and self._readings()[0] > self._budget  # at the epoch's end
+                spent = self.budget.limited and self.budget.read().spent  # at the epoch's end
                 if self.epoch % options.eval_every == 0 or last or spent:
                     self._evaluate_and_checkpoint()
                 if spent and not last:
                     self.say(f"time budget of {options.minutes:g} minutes reached at the end of epoch {self.epoch} "
-                             f"(step {self.step}); " + self._after_budget())
+                             f"(step {self.step}); " + self.schedule.budget_note(self.run_dir))
                     break
             final = self._finish()
         finally:
@@ -188,76 +176,50 @@ class Trainer:
                 self._writer.close()
         return final
 
-    def _readings(self) -> Tuple[float, bool]:
-        """(seconds since this process's training began, whether a stop was asked for). Under data
-        parallelism the same on every rank (the largest over the ranks): all ranks must stop at the
-        same step, and under cosine-time use the same lr."""
-        elapsed, stop = time.perf_counter() - self._started, float(self._stop_signal is not None)
-        agreed = getattr(self.model, "agreed", None)
-        if agreed is not None:
-            elapsed, stop = agreed((elapsed, stop))
-        return elapsed, stop > 0
-
-    def _budget_progress(self, elapsed: float) -> float:
-        """cosine-time: the share of the curve the time spent has reached. A fresh run goes from 0 at
-        the start of the budget to 1 at its end; a resumed one from where it stopped to 1."""
-        return self._budget_start_progress + (1.0 - self._budget_start_progress) * elapsed / self._budget
-
-    def _after_budget(self) -> str:
-        if self.task.options.schedule == "cosine-time":
-            return "the learning rate has annealed to its minimum over it"
-        return f"continue with: rnnlab train --resume {self.run_dir}"
-
     def _train_epoch(self) -> None:
-        options, model = self.task.options, self.model
+        options, model, task = self.task.options, self.model, self.task
         model.train()
         total_loss, total_count, started = 0.0, 0, time.perf_counter()
-        bar = _progress(len(self.sampler), self.epoch, options.epochs, enabled=self.show_progress)
         position = self.sampler.state().get("batch", 0)
-        if bar is not None and position:
-            bar.update(position)
+        progress = epoch_progress(len(self.sampler), self.epoch, options.epochs, done=position,
+                                  enabled=self.show_progress and self.is_writer, loss_name=task.loss_name)
         for served, batch in enumerate(self.sampler.epoch(), start=position + 1):
-            # forward + backward
+            # forward + backward (the lr was set by the schedule after the previous step)
             model.zero_grad()
-            loss_sum, count = self.task.train_step(batch)
+            loss_sum, count = task.train_step(batch)
             if not math.isfinite(loss_sum):
                 raise LossNotFinite(
                     f"training loss became {loss_sum} at epoch {self.epoch + 1}, step {self.step + 1}; "
                     f"stopped, the last good checkpoint is kept in {self.checkpoint_dir}; "
                     f"try a lower --lr or a smaller --clip")
-            # clip, update
+            # clip
             if options.clip > 0:
                 clip_gradients(model, options.clip)
+            # step, then the lr for the next step
             self.optimizer.step(model.grads)
-            budget_used, stop = self._readings()  # seconds
-            if options.schedule == "cosine":
-                self.schedule.step()
-            elif options.schedule == "cosine-time":
-                self.schedule.step(progress=self._budget_progress(budget_used))
+            reading = self.budget.read(self._stop_signal is not None)
+            self.schedule.after_step(reading)
             self.step += 1
+            # log
             total_loss, total_count = total_loss + loss_sum, total_count + count
-            elapsed = time.perf_counter() - started
-            if bar is not None:
-                mean = total_loss / max(total_count, 1)
-                postfix = {self.task.loss_name: f"{mean:.4f}"}
-                if self.task.reports_perplexity:
-                    postfix["ppl"] = f"{math.exp(min(mean, 50)):.2f}"
-                    postfix["tok/s"] = f"{total_count / max(elapsed, 1e-9):,.0f}"
-                bar.set_postfix(postfix, refresh=False)
-                bar.update(1)
-            if stop:
+            mean = total_loss / max(total_count, 1)
+            if task.reports_perplexity:
+                progress.update(mean, math.exp(min(mean, 50)),
+                                total_count / max(time.perf_counter() - started, 1e-9))
+            else:
+                progress.update(mean)
+            # stop between steps: asked to (a checkpoint here), or out of time (the caller evaluates)
+            if reading.stop:
                 self.seconds += time.perf_counter() - started
-                if bar is not None:
-                    bar.close()
+                progress.close()
                 self.save("last")
                 raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
                                       f"checkpoint saved in {self.checkpoint_dir}", self.run_dir, self.is_writer)
-            if self._budget is not None and budget_used > self._budget:
+            if reading.spent:
                 self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
                 if self.out_of_time:
                     break
-        if bar is not None:
-            bar.close()
+        progress.close()
         self.seconds += time.perf_counter() - started
         self._epoch_train = {"train_loss": total_loss / max(total_count, 1),
                              "tokens_per_s": total_count / max(time.perf_counter() - started, 1e-9)}
@@ -265,7 +227,6 @@ class Trainer:
     def _evaluate_and_checkpoint(self, epoch_done: bool = True) -> None:
         """Evaluate, log, save `last` (and `best`). Mid-epoch (time budget) the epoch-based
         schedules are left alone, so a budgeted run resumed trains exactly like one never stopped."""
-        options = self.task.options
         metrics = {"epoch": self.epoch, "step": self.step, "lr": self.optimizer.lr, **self._epoch_train}
         if self.task.reports_perplexity:
             metrics["train_ppl"] = math.exp(min(metrics["train_loss"], 50))
@@ -275,8 +236,7 @@ class Trainer:
         metrics["seconds"] = self.seconds
         val = metrics.get("val_loss")
         improved = val is not None and (self.best_val is None or val < self.best_val)
-        if options.schedule in ("step", "plateau") and self.schedule is not None and epoch_done:
-            self.schedule.step(val if options.schedule == "plateau" else None)
+        self.schedule.after_eval(val, epoch_done)
         if improved:
             self.best_val = val
         self.history.append(metrics)
@@ -309,7 +269,8 @@ class Trainer:
             (self.run_dir / "final.json").write_text(json.dumps(final, indent=2) + "\n")
             from rnnlab.plots import plot_history
 
-            plot_history(self.history, self.run_dir / "curves.png", self.task.name)
+            if plot_history(self.history, self.run_dir / "curves.png", self.task.name) is None and self.history:
+                self.say("curves.png skipped: plots need matplotlib (pip install 'rnnlab[plot]')")
         return final
 
 
@@ -320,17 +281,6 @@ def _summary(metrics: Dict[str, Any]) -> str:
             parts.append(f"{key} {metrics[key]:.4g}")
     parts.append(f"{metrics['seconds']:.1f}s")
     return " | ".join(parts)
-
-
-def _progress(total: int, epoch: int, epochs: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stderr,
-                dynamic_ncols=True, mininterval=0.5)
 
 
 def _tensorboard_writer(log_dir: str):

@@ -52,11 +52,6 @@ class Optimizer:
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
-    def zero_grad(self, grads: Mapping[str, np.ndarray]) -> None:
-        """Convenience: fill every gradient array with 0."""
-        for g in grads.values():
-            g.fill(0)
-
     # -- helpers --------------------------------------------------------------------------
     def _buffer(self, kind: str, name: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
         buf = self.state[kind].get(name)
@@ -296,7 +291,8 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
 
 # -- learning-rate schedules ---------------------------------------------------------------
 class Schedule:
-    """Base: `step(metric=None)` once per epoch (or per update), then read `optimizer.lr`."""
+    """Base: `step()` once per epoch or per update (`step(metric)` for ReduceLROnPlateau), then
+    read `optimizer.lr`. When the training loop calls which: rnnlab.schedules."""
 
     name = "schedule"
     fields: Tuple[str, ...] = ()
@@ -305,9 +301,6 @@ class Schedule:
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.last_epoch = 0
-
-    def step(self, metric: Optional[float] = None) -> float:
-        raise NotImplementedError
 
     def state_dict(self) -> dict:
         state = {"type": self.name, "base_lr": self.base_lr, "last_epoch": self.last_epoch}
@@ -332,7 +325,7 @@ class StepLR(Schedule):
         super().__init__(optimizer)
         self.step_size, self.gamma = step_size, gamma
 
-    def step(self, metric: Optional[float] = None) -> float:
+    def step(self) -> float:
         self.last_epoch += 1
         if self.last_epoch % self.step_size == 0:
             self.optimizer.lr *= self.gamma
@@ -364,7 +357,7 @@ class CosineLR(Schedule):
         """Where on the curve the last step left the learning rate, in [0, 1]."""
         return max(min(self.last_epoch, self.total_steps) / self.total_steps, self.time_progress)
 
-    def step(self, metric: Optional[float] = None, progress: Optional[float] = None) -> float:
+    def step(self, progress: Optional[float] = None) -> float:
         self.last_epoch += 1
         if progress is not None:
             self.time_progress = max(self.time_progress, min(float(progress), 1.0))
@@ -411,9 +404,7 @@ class ReduceLROnPlateau(Schedule):
             return a < (self.best * (1 - self.threshold) if rel else self.best - self.threshold)
         return a > (self.best * (1 + self.threshold) if rel else self.best + self.threshold)
 
-    def step(self, metric: Optional[float] = None) -> float:
-        if metric is None:
-            raise ValueError("ReduceLROnPlateau.step needs the monitored metric")
+    def step(self, metric: float) -> float:
         current = float(metric)
         self.last_epoch += 1
         if self._is_better(current):
