@@ -53,7 +53,7 @@ def test_a_training_run_writes_config_metrics_checkpoints_plot_and_a_json_last_l
         assert (run_dir / name).is_file(), name
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]
-    assert json.loads((run_dir / "config.json").read_text())["options"]["hidden"] == 16
+    assert json.loads((run_dir / "config.json").read_text())["options"]["hidden_size"] == 16
 
 
 def test_tensorboard_gets_every_evaluation_scalar(tmp_path, capsys):
@@ -288,7 +288,8 @@ def test_resuming_under_another_task_name_or_with_other_settings_is_an_error_tha
     assert_one_line_error(code, err, "is a charlm run, not wordlm", "rnnlab train --resume")
     code, err = run_cli(["train", "charlm", "--resume", str(trained_run), "--epochs", "3", "--lr", "0.1",
                          "--hidden", "8"], capsys)
-    assert_one_line_error(code, err, "--hidden, --lr cannot change", "--epochs and --minutes")
+    assert_one_line_error(code, err, "--hidden-size: the run has 16, you gave 8", "--lr: the run has 0.003, you gave 0.1",
+                          "--epochs and --minutes")
     assert checkpoint.read_bytes() == before
 
 
@@ -423,7 +424,7 @@ def test_a_checkpoint_that_does_not_fit_its_config_is_a_one_line_error(trained_r
     (run_dir / "checkpoints" / "last.safetensors").write_bytes(
         (other / "checkpoints" / "last.safetensors").read_bytes())
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["options"]["hidden"] == 16
+    assert config["options"]["hidden_size"] == 16
     code, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "9"], capsys)
     assert_one_line_error(code, err, "does not match")
 
@@ -461,5 +462,5 @@ def test_version_prints_the_installed_packages_version():
 
 def test_the_d2l_preset_is_d2ls_plain_rnn_whatever_the_char_models_defaults():
     d2l = api.make_options("charlm", preset="d2l")
-    assert (d2l.cell, d2l.hidden, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
+    assert (d2l.cell, d2l.hidden_size, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
     assert d2l.dropout == 0.0 and d2l.weight_dropout == 0.0 and d2l.schedule == "none"  # the char default's stay out
