@@ -65,12 +65,19 @@ def _presets_epilog(presets: dict) -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage it would print is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab.engine.registry import cell_names
     from rnnlab.tasks import OLD_MODES, TASKS
     from rnnlab.tasks.options import NONLINEARITIES
 
-    parser = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
+    parser = _Parser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
                                                                 "and on PyTorch.")
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -55,8 +55,8 @@ class AdditionOptions(Options):
             raise UsageError(f"--bits must be between 2 and 62, got {self.bits}")
         if self.updates_per_epoch < 1:
             raise UsageError(f"--updates-per-epoch must be a positive integer, got {self.updates_per_epoch}")
-        if self.test_pairs < 1:
-            raise UsageError(f"--test-pairs must be a positive integer, got {self.test_pairs}")
+        if not 1 <= self.test_pairs <= 10**7:
+            raise UsageError(f"--test-pairs must be between 1 and 10000000, got {self.test_pairs}")
         self.long_bit_lengths()  # raises on a bad list
 
     def long_bit_lengths(self) -> Tuple[int, ...]:

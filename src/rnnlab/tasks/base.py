@@ -5,7 +5,7 @@ one training step on a batch, evaluate, and report. The training loop (train.py)
 owns everything else: optimiser, schedule, clipping, checkpoints, progress, resume.
 
     >>> from rnnlab.tasks import TASKS
-    >>> task = TASKS["charlm"](TASKS["charlm"].Options(hidden_size=16, max_chars=500))
+    >>> task = TASKS["charlm"](TASKS["charlm"].Options(hidden_size=16, max_chars=2000, batch_size=4))
     >>> task.build_model()
     >>> batches = task.sampler()                       # resumable: state() / set_state()
     >>> task.model.zero_grad()
@@ -25,6 +25,24 @@ from rnnlab.tasks.options import SCHEDULE_HELP, SCHEDULES, Options, option  # no
 
 
 CommonOptions = Options  # the name earlier code imports
+MEMORY_LIMIT = 16 * 2**30  # bytes: refuse models (weights, or one window's activations) estimated above this
+
+
+def check_memory(config: ModelConfig, options: Options) -> None:
+    """UsageError naming the flags when the weights or one training window's activations would not fit."""
+    from rnnlab.engine.registry import get_cell
+
+    itemsize = np.dtype(config.dtype).itemsize
+    H, L, gates = config.hidden_size, config.num_layers, get_cell(config.cell).num_gates
+    width = max(config.input_size if config.input == "dense" else config.embedding_size, H)
+    weights = (L * gates * H * (width + H) + config.output_size * H) * itemsize * 3  # weights, grads, optimiser
+    if weights > MEMORY_LIMIT:
+        raise UsageError(f"--hidden-size {H} with --num-layers {L} makes {weights / 2**30:.0f} GiB of weights and "
+                         f"gradients; use a smaller --hidden-size")
+    window = options.seq_len * options.batch_size * L * H * (gates + 2) * itemsize
+    if window > MEMORY_LIMIT:
+        raise UsageError(f"--seq-len {options.seq_len} x --batch-size {options.batch_size} keeps "
+                         f"{window / 2**30:.0f} GiB of activations per window; use smaller ones")
 
 
 class ResumableSteps:
@@ -90,6 +108,7 @@ class Task:
             config.validate()
         except ValueError as error:
             raise UsageError(f"impossible model settings: {error}") from None
+        check_memory(config, self.options)
         if backend == "numpy":
             self.model = NumpyModel(config, seed=self.options.seed)
         else:

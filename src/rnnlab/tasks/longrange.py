@@ -91,6 +91,9 @@ class LongRangeOptions(Options):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.eval_size * self.seq_len > 10**8:
+            raise UsageError(f"--eval-size {self.eval_size} x --seq-len {self.seq_len} is too large an evaluation "
+                             f"set to hold; use at most 10^8 steps in all")
         if self.bptt_truncate is not None:
             raise UsageError("--bptt-truncate is not used by the long-range tasks: they test full backpropagation")
 

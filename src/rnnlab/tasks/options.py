@@ -161,6 +161,8 @@ class Options(TrainingOptions, ModelOptions):
                             ("seq_len", self.seq_len)):
             if value > 10**6:
                 raise UsageError(f"{flag(name)} of {value} is beyond what fits in memory; use at most 1000000")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise UsageError(f"--seed must be an integer >= 0, got {self.seed!r}")
         if not (self.lr > 0 and np.isfinite(self.lr)):
             raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
         if not 0.0 <= self.dropout < 1.0:
