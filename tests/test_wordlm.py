@@ -357,3 +357,37 @@ def test_dynamic_evaluation_of_a_sentence_model_is_a_one_line_error(data_dir, ca
     assert main(["evaluate", "sent", "--dynamic-lr", "0.1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "stream" in err, err
+
+
+def test_an_old_wordlm_run_in_sentence_mode_loads_resumes_evaluates_and_generates(data_dir, capsys):
+    from rnnlab.checkpoint import save_checkpoint
+
+    api.train("wordlm", run_dir="old", quiet=True, epochs=1, data=str(data_dir), **TINY_SENTENCE)
+    old_names = {"hidden_size": "hidden", "num_layers": "layers"}
+
+    def as_before(options):  # what `wordlm --mode sentence` saved: one options class for both modes
+        options = {old_names.get(k, k): v for k, v in options.items()}
+        return {**options, "mode": "sentence", "max_tokens": None, "adaptive_softmax": ""}
+
+    config = json.loads(open("old/config.json").read())
+    assert config["task"] == "wordlm-sentence"
+    config.update(task="wordlm", options=as_before(config["options"]))
+    open("old/config.json", "w").write(json.dumps(config))
+    for name in ("last", "best"):
+        path = f"old/checkpoints/{name}.safetensors"
+        tensors, meta = load_checkpoint(path)
+        meta.update(task="wordlm", options=as_before(meta["options"]))
+        save_checkpoint(path, tensors, meta)
+    task = api.load("old")
+    assert isinstance(task, WordLMSentence) and task.options.hidden_size == 8
+    assert main(["evaluate", "old", "--json"]) == 0
+    assert main(["generate", "old", "--prefix", SENTENCE_START, "--length", "3", "--seed", "1"]) == 0
+    assert main(["train", "wordlm", "--mode", "sentence", "--hidden", "8", "--resume", "old", "--epochs", "2",
+                 "--quiet"]) == 0
+
+
+def test_the_old_sentence_spelling_on_the_command_line_runs_the_sentence_task(data_dir, capsys):
+    assert main(["train", "wordlm", "--mode", "sentence", "--data", str(data_dir), "--hidden", "8", "--vocab-size",
+                 "10", "--max-sentences", "20", "--eval-sentences", "5", "--epochs", "1", "--quiet", "--json",
+                 "--run-dir", "cli-sent"]) == 0
+    assert json.loads(open("cli-sent/config.json").read())["task"] == "wordlm-sentence"
