@@ -1,6 +1,8 @@
 """Runs as a user sees them: the CLI, run folders, exact resume, generation, and bad input."""
+import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,7 +55,7 @@ def test_a_training_run_writes_config_metrics_checkpoints_plot_and_a_json_last_l
         assert (run_dir / name).is_file(), name
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]
-    assert json.loads((run_dir / "config.json").read_text())["options"]["hidden"] == 16
+    assert json.loads((run_dir / "config.json").read_text())["options"]["hidden_size"] == 16
 
 
 def test_tensorboard_gets_every_evaluation_scalar(tmp_path, capsys):
@@ -288,7 +290,8 @@ def test_resuming_under_another_task_name_or_with_other_settings_is_an_error_tha
     assert_one_line_error(code, err, "is a charlm run, not wordlm", "rnnlab train --resume")
     code, err = run_cli(["train", "charlm", "--resume", str(trained_run), "--epochs", "3", "--lr", "0.1",
                          "--hidden", "8"], capsys)
-    assert_one_line_error(code, err, "--hidden, --lr cannot change", "--epochs and --minutes")
+    assert_one_line_error(code, err, "--hidden-size: the run has 16, you gave 8", "--lr: the run has 0.003, you gave 0.1",
+                          "--epochs and --minutes")
     assert checkpoint.read_bytes() == before
 
 
@@ -423,7 +426,7 @@ def test_a_checkpoint_that_does_not_fit_its_config_is_a_one_line_error(trained_r
     (run_dir / "checkpoints" / "last.safetensors").write_bytes(
         (other / "checkpoints" / "last.safetensors").read_bytes())
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["options"]["hidden"] == 16
+    assert config["options"]["hidden_size"] == 16
     code, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "9"], capsys)
     assert_one_line_error(code, err, "does not match")
 
@@ -461,5 +464,77 @@ def test_version_prints_the_installed_packages_version():
 
 def test_the_d2l_preset_is_d2ls_plain_rnn_whatever_the_char_models_defaults():
     d2l = api.make_options("charlm", preset="d2l")
-    assert (d2l.cell, d2l.hidden, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
+    assert (d2l.cell, d2l.hidden_size, d2l.optimizer, d2l.lr, d2l.clip, d2l.seq_len) == ("rnn", 256, "sgd", 100.0, 0.01, 35)
     assert d2l.dropout == 0.0 and d2l.weight_dropout == 0.0 and d2l.schedule == "none"  # the char default's stay out
+
+
+# ------------------------------------------------------------------- options, help, resume flags
+RESUME_FLAGS = ["--max-chars", "3000", "--hidden", "8", "--seq-len", "10", "--batch-size", "4", "--sample-length",
+                "0", "--schedule", "none", "--quiet"]
+
+
+def test_resuming_with_the_runs_own_flags_ends_bit_exactly_where_an_uninterrupted_run_ends(tmp_path):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert main(["train", "charlm", *RESUME_FLAGS, "--epochs", "2", "--run-dir", str(straight)]) == 0
+    assert main(["train", "charlm", *RESUME_FLAGS, "--epochs", "1", "--run-dir", str(stopped)]) == 0
+    assert main(["train", "charlm", *RESUME_FLAGS, "--epochs", "2", "--resume", str(stopped)]) == 0
+    a, b = _weights(straight), _weights(stopped)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_resume_names_each_flag_that_differs_from_the_run_with_both_values(trained_run, capsys):
+    code, err = run_cli(["train", "charlm", "--resume", str(trained_run), "--hidden-size", "32", "--seq-len",
+                         "10"], capsys)
+    assert_one_line_error(code, err, "--hidden-size: the run has 16, you gave 32")
+    assert "--seq-len" not in err  # the run's own value is accepted
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_task_help_shows_each_flag_once_with_the_tasks_default_and_its_presets(task, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", task, "--help"])
+    out = capsys.readouterr().out
+    options = TASKS[task].Options()
+    body = out.split("(defaults in brackets):", 1)[1].split("presets (", 1)[0]
+    for field in dataclasses.fields(options):
+        flag = "--" + field.name.replace("_", "-")
+        starts = [line for line in body.splitlines() if re.match(rf"  {re.escape(flag)}(?![\w-])", line)]
+        assert len(starts) == 1, (flag, starts)
+    assert f"[{options.hidden_size}]" in body and "--hidden-size HIDDEN_SIZE, --hidden HIDDEN_SIZE" in body
+    for preset in getattr(TASKS[task], "presets", {}):
+        assert len([line for line in out.splitlines() if line.startswith(f"  {preset}: ")]) == 1
+
+
+def test_every_tasks_cell_choices_are_the_registrys(monkeypatch):
+    from rnnlab.engine import registry
+    from rnnlab.tasks.options import ModelOptions
+
+    field = {f.name: f for f in dataclasses.fields(ModelOptions)}["cell"]
+    assert tuple(field.metadata["choices"]) == registry.cell_names()
+    for task in TASKS.values():
+        assert {f.name: f for f in dataclasses.fields(task.Options)}["cell"].metadata["choices"] == \
+            registry.cell_names()
+
+
+def test_a_run_saved_with_the_old_option_names_still_loads_resumes_and_evaluates(tmp_path, capsys):
+    from rnnlab.checkpoint import save_checkpoint
+
+    run_dir = tmp_path / "old"
+    api.train("charlm", run_dir=run_dir, quiet=True, epochs=1, **TINY)
+    old = {"hidden_size": "hidden", "num_layers": "layers"}
+    config = json.loads((run_dir / "config.json").read_text())
+    config["options"] = {old.get(k, k): v for k, v in config["options"].items()}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    for name in ("last", "best"):
+        path = run_dir / "checkpoints" / f"{name}.safetensors"
+        tensors, meta = load_checkpoint(path)
+        meta["options"] = {old.get(k, k): v for k, v in meta["options"].items()}
+        save_checkpoint(path, tensors, meta)
+    assert api.load(run_dir).options.hidden_size == 16
+    assert main(["evaluate", str(run_dir)]) == 0
+    assert main(["train", "charlm", *TINY_FLAGS, "--resume", str(run_dir), "--epochs", "2", "--quiet"]) == 0
+
+
+def _weights(run_dir):
+    tensors, _ = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    return split_prefix(tensors, "model")

@@ -1,4 +1,4 @@
-"""wordlm: stream (pytorch word_language_model) and sentence (WildML) modes, on tiny data."""
+"""wordlm (stream, PyTorch's word_language_model) and wordlm-sentence (WildML), on tiny data."""
 
 import json
 import math
@@ -13,9 +13,11 @@ from rnnlab.data import SENTENCE_END, SENTENCE_START
 from rnnlab.engine.gradcheck import check_gradients
 from rnnlab.errors import UsageError
 from rnnlab.tasks import TASKS
-from rnnlab.tasks.wordlm import SentenceSampler, WordLM, WordLMOptions, split_tokenised_sentences
+from rnnlab.data.sentences import SentenceSampler, split_tokenised_sentences
+from rnnlab.tasks.wordlm import WordLM, WordLMOptions
+from rnnlab.tasks.wordlm_sentence import WordLMSentence, WordLMSentenceOptions
 
-TINY = dict(hidden=16, layers=1, batch_size=4, seq_len=8, sample_length=3)
+TINY = dict(hidden_size=16, num_layers=1, batch_size=4, seq_len=8, sample_length=3)
 TINY_SENTENCE = dict(mode="sentence", hidden=8, vocab_size=10, max_sentences=40, eval_sentences=10,
                      sample_length=3)
 
@@ -57,27 +59,34 @@ def _weights(run_dir):
 def test_registered_and_stream_defaults_are_the_pytorch_example():
     assert TASKS["wordlm"] is WordLM
     o = WordLMOptions()
-    assert (o.mode, o.cell, o.layers, o.hidden, o.dropout, o.lr, o.clip, o.seq_len, o.batch_size, o.epochs) == \
-        ("stream", "lstm", 2, 200, 0.2, 20.0, 0.25, 35, 20, 6)
+    assert (o.cell, o.num_layers, o.hidden_size, o.dropout, o.lr, o.clip, o.seq_len, o.batch_size, o.epochs) == \
+        ("lstm", 2, 200, 0.2, 20.0, 0.25, 35, 20, 6)
     assert (o.optimizer, o.schedule, o.lr_factor, o.init, o.init_scale, o.tied) == \
         ("sgd", "plateau", 0.25, "example", 0.1, False)
 
 
 def test_the_better_preset_is_tied_locked_dropout_batch_ten_adaptive_softmax_and_cosine_over_six_epochs():
     o = api.make_options("wordlm", "better")
-    assert (o.hidden, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 6)
+    assert (o.hidden_size, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 6)
     assert o.batch_size == 10 and o.adaptive_cutoffs == (2000,)
     assert (o.lr, o.clip, o.seq_len) == (20.0, 0.25, 35)  # the example's otherwise
     assert api.make_options("wordlm", "better", schedule="plateau").schedule == "plateau"
 
 
-def test_sentence_mode_defaults_are_wildml_and_flags_still_override():
-    o = WordLMOptions(mode="sentence")
-    assert (o.cell, o.hidden, o.lr, o.bptt_truncate, o.lr_factor, o.batch_size, o.vocab_size, o.clip) == \
+def test_sentence_task_defaults_are_wildml_and_flags_still_override():
+    assert TASKS["wordlm-sentence"] is WordLMSentence
+    o = WordLMSentenceOptions()
+    assert (o.cell, o.hidden_size, o.lr, o.bptt_truncate, o.lr_factor, o.batch_size, o.vocab_size, o.clip) == \
         ("rnn", 100, 0.005, 4, 0.5, 1, 8000, 0.0)
-    assert WordLMOptions(mode="sentence", hidden=200, bptt_truncate=10).hidden == 200
+    assert WordLMSentenceOptions(hidden_size=200, bptt_truncate=10).hidden_size == 200
     with pytest.raises(UsageError, match="--batch-size must be 1"):
-        WordLM(WordLMOptions(mode="sentence", batch_size=2), load_data=False)
+        WordLMSentence(WordLMSentenceOptions(batch_size=2), load_data=False)
+
+
+def test_the_old_sentence_mode_of_wordlm_is_the_sentence_task():
+    o = api.make_options("wordlm", mode="sentence", hidden=200)
+    assert isinstance(o, WordLMSentenceOptions) and o.hidden_size == 200 and o.cell == "rnn"
+    assert isinstance(api.make_options("wordlm", mode="stream"), WordLMOptions)
 
 
 def test_shipped_benchmark_has_the_documented_vocabulary():
@@ -348,3 +357,37 @@ def test_dynamic_evaluation_of_a_sentence_model_is_a_one_line_error(data_dir, ca
     assert main(["evaluate", "sent", "--dynamic-lr", "0.1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "stream" in err, err
+
+
+def test_an_old_wordlm_run_in_sentence_mode_loads_resumes_evaluates_and_generates(data_dir, capsys):
+    from rnnlab.checkpoint import save_checkpoint
+
+    api.train("wordlm", run_dir="old", quiet=True, epochs=1, data=str(data_dir), **TINY_SENTENCE)
+    old_names = {"hidden_size": "hidden", "num_layers": "layers"}
+
+    def as_before(options):  # what `wordlm --mode sentence` saved: one options class for both modes
+        options = {old_names.get(k, k): v for k, v in options.items()}
+        return {**options, "mode": "sentence", "max_tokens": None, "adaptive_softmax": ""}
+
+    config = json.loads(open("old/config.json").read())
+    assert config["task"] == "wordlm-sentence"
+    config.update(task="wordlm", options=as_before(config["options"]))
+    open("old/config.json", "w").write(json.dumps(config))
+    for name in ("last", "best"):
+        path = f"old/checkpoints/{name}.safetensors"
+        tensors, meta = load_checkpoint(path)
+        meta.update(task="wordlm", options=as_before(meta["options"]))
+        save_checkpoint(path, tensors, meta)
+    task = api.load("old")
+    assert isinstance(task, WordLMSentence) and task.options.hidden_size == 8
+    assert main(["evaluate", "old", "--json"]) == 0
+    assert main(["generate", "old", "--prefix", SENTENCE_START, "--length", "3", "--seed", "1"]) == 0
+    assert main(["train", "wordlm", "--mode", "sentence", "--hidden", "8", "--resume", "old", "--epochs", "2",
+                 "--quiet"]) == 0
+
+
+def test_the_old_sentence_spelling_on_the_command_line_runs_the_sentence_task(data_dir, capsys):
+    assert main(["train", "wordlm", "--mode", "sentence", "--data", str(data_dir), "--hidden", "8", "--vocab-size",
+                 "10", "--max-sentences", "20", "--eval-sentences", "5", "--epochs", "1", "--quiet", "--json",
+                 "--run-dir", "cli-sent"]) == 0
+    assert json.loads(open("cli-sent/config.json").read())["task"] == "wordlm-sentence"

@@ -1,7 +1,7 @@
 """The Python API: what the CLI calls, usable from a notebook.
 
     import rnnlab.api as rl
-    result = rl.train("charlm", corpus="tinyshakespeare", hidden=128, epochs=1, run_dir="runs/demo")
+    result = rl.train("charlm", corpus="tinyshakespeare", hidden_size=128, epochs=1, run_dir="runs/demo")
     task = rl.load("runs/demo")                       # the model, vocabulary and options of a run
     print(rl.generate(task, "ROMEO:", length=100, temperature=0.8, seed=1))
     print(rl.evaluate(task, text_path="my.txt"))      # perplexity on any text
@@ -14,21 +14,28 @@ import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
 from rnnlab import __version__
 from rnnlab.checkpoint import VERSION, config_version, load_checkpoint, split_prefix, upgrade
 from rnnlab.errors import UsageError
-from rnnlab.tasks import TASKS
+from rnnlab.tasks import TASKS, saved_task
 from rnnlab.train import Trainer
 
 RunLike = Union[str, Path]
 
 
 def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
-    """The task's options: its defaults, then the preset, then `settings`."""
+    """The task's options: its defaults, then the preset, then `settings` (old names accepted).
+
+    >>> make_options("charlm", hidden=64).hidden_size
+    64
+    >>> type(make_options("wordlm", mode="sentence")).__name__
+    'WordLMSentenceOptions'
+    """
+    task_name, settings = saved_task(task_name, settings)
     if task_name not in TASKS:
         raise UsageError(f"unknown task {task_name!r}; choose one of: {', '.join(sorted(TASKS))}")
     task_class = TASKS[task_name]
@@ -46,6 +53,27 @@ def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
     return task_class.Options(**values)
 
 
+def task_name_of(task_name: str, settings: Dict[str, Any]) -> str:
+    """The task `task_name` with `settings` is today (`wordlm` with mode="sentence" is wordlm-sentence)."""
+    return saved_task(task_name, settings)[0]
+
+
+def run_options(run_dir: RunLike) -> Tuple[str, Dict[str, Any]]:
+    """(task name, options) of a run folder, in today's names: config.json, then the last checkpoint's
+    epochs and minutes (what a resume may have changed)."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    settings = dict(config["options"])
+    last = run_dir / "checkpoints" / "last.safetensors"
+    if last.exists():
+        _, meta = load_checkpoint(last)
+        latest = meta.get("options") or {}
+        for name in ("epochs", "minutes"):  # what a resume may change: the checkpoint has the latest
+            if name in latest:
+                settings[name] = latest[name]
+    return saved_task(config["task"], settings)
+
+
 def default_run_dir(task_name: str) -> Path:
     return Path("runs") / f"{task_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -55,6 +83,7 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
           device: str = "auto", amp: Optional[str] = None, **settings: Any) -> Dict[str, Any]:
     """Train a task in a new run folder; returns the final metrics (also in <run>/final.json)."""
     options = make_options(task_name, preset, **settings)
+    task_name = task_name_of(task_name, settings)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(task_name)
     if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
         raise UsageError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
@@ -78,18 +107,18 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     """Continue a stopped run exactly where it stopped (optionally for more epochs or a new time budget)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
-    _, meta = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
-    settings = dict(config["options"])
-    latest = meta.get("options") or {}
-    for name in ("epochs", "minutes"):  # what a resume may change: the checkpoint has the latest
-        if name in latest:
-            settings[name] = latest[name]
+    last = run_dir / "checkpoints" / "last.safetensors"
+    if not last.exists():
+        raise UsageError(f"{run_dir} has no checkpoint to resume from (it stopped before its first one); "
+                         f"start it again without --resume")
+    _, meta = load_checkpoint(last)
+    task_name, settings = run_options(run_dir)
     if epochs is not None:
         settings["epochs"] = epochs
     if minutes is not None:
         settings["minutes"] = minutes
-    options = TASKS[config["task"]].Options(**settings)
-    task = TASKS[config["task"]](options, vocab_json=meta.get("vocab"))
+    options = _options_of(task_name, settings, run_dir / "config.json")
+    task = TASKS[task_name](options, vocab_json=meta.get("vocab"))
     _build(task, backend or config.get("backend", "numpy"), device, amp)
     trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
                       is_writer=getattr(task.model, "is_writer", True))
@@ -127,12 +156,11 @@ def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", dev
     if not path.exists() and checkpoint == "best":
         path = run_dir / "checkpoints" / "last.safetensors"
     tensors, meta = load_checkpoint(path)
-    task_class = TASKS[meta["task"]]
-    try:
-        options = task_class.Options(**meta["options"])
-    except TypeError as error:
-        raise UsageError(f"checkpoint {path} has options this rnnlab does not know ({error})") from None
-    task = task_class(options, vocab_json=meta.get("vocab"), load_data=load_data)
+    task_name, settings = saved_task(meta["task"], meta["options"])
+    if task_name not in TASKS:
+        raise UsageError(f"checkpoint {path} is of an unknown task {task_name!r}")
+    options = _options_of(task_name, settings, path)
+    task = TASKS[task_name](options, vocab_json=meta.get("vocab"), load_data=load_data)
     _build(task, backend, device)
     try:
         task.model.load_state_dict(split_prefix(tensors, "model"))
@@ -142,12 +170,35 @@ def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", dev
     return task
 
 
+def _options_of(task_name: str, settings: Dict[str, Any], source: Path):
+    try:
+        return TASKS[task_name].Options.from_dict(settings)
+    except (TypeError, UsageError) as error:
+        raise UsageError(f"{source} has options this rnnlab does not know ({error})") from None
+
+
+def check_sampling(length: int, temperature: float, top_k: Optional[int]) -> None:
+    """UsageError, naming the flag, for sampling settings that cannot work."""
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        raise UsageError(f"--length must be an integer >= 0, got {length!r}")
+    if length > 10**6:
+        raise UsageError(f"--length of {length} is more than this sampler writes at once; use at most 1000000")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise UsageError(f"--temperature must be >= 0 (0: the most likely token, as --greedy), got {temperature!r}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be a positive integer, got {top_k!r}")
+
+
 def generate(task, prefix: str, length: int = 200, temperature: float = 1.0, top_k: Optional[int] = None,
              greedy: bool = False, seed: Optional[int] = None, unknown: str = "error") -> str:
+    """`length` tokens sampled after `prefix` (temperature 0 is greedy)."""
     from rnnlab.generate import generate as sample
 
     if task.vocab is None:
         raise UsageError(f"task {task.name} is not a language model: nothing to generate")
+    check_sampling(length, temperature, top_k)
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
     return sample(task.model, task.vocab, prefix, length, temperature=temperature, top_k=top_k, greedy=greedy,
                   rng=np.random.default_rng(seed), unknown=unknown)
 

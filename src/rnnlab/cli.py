@@ -25,36 +25,60 @@ from typing import List, Optional
 from rnnlab import __version__
 from rnnlab.engine.registry import cell_names
 from rnnlab.errors import UsageError
+from rnnlab.tasks.options import flag
 
 
-def _field_type(field):
-    hint = field.type if not isinstance(field.type, str) else eval(field.type, vars(typing))  # noqa: S307
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
+def _field_types(options_class) -> dict:
+    """Field name -> the type a flag parses (Optional[int] -> int)."""
+    out = {}
+    for name, hint in typing.get_type_hints(options_class).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        out[name] = args[0] if args else hint
+    return out
 
 
 def add_options(parser: argparse.ArgumentParser, options_class) -> None:
     """One flag per field of a task's options dataclass; defaults stay in the dataclass."""
     group = parser.add_argument_group(f"{options_class.__name__} (defaults in brackets)")
+    kinds = _field_types(options_class)
     for field in fields(options_class):
         meta = dict(field.metadata)
-        flag = "--" + field.name.replace("_", "-")
-        names = [flag, *meta.get("aliases", ())]
+        names = [flag(field.name), *meta.get("aliases", ())]
         default = field.default if field.default is not MISSING else None
-        kind = _field_type(field)
+        kind = kinds[field.name]
         help_text = f"{meta.get('help', '')} [{default}]"
         if kind is bool:
             group.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(*names, dest=field.name, type=kind, choices=meta.get("choices"),
-                               default=argparse.SUPPRESS, help=help_text, metavar=field.name.upper())
+            choices = meta.get("choices")
+            group.add_argument(*names, dest=field.name, type=kind, choices=choices, default=argparse.SUPPRESS,
+                               help=help_text, metavar=None if choices else field.name.upper())
+
+
+def _presets_epilog(presets: dict) -> str:
+    """The presets of a task, one line each: its name and the settings it changes."""
+    if not presets:
+        return ""
+    lines = ["presets (--preset NAME; flags given with it override it):"]
+    for name, values in presets.items():
+        lines.append(f"  {name}: " + " ".join(f"{flag(k)} {v}" for k, v in values.items()))
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage it would print is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnlab.tasks import TASKS
+    from rnnlab.engine.registry import cell_names
+    from rnnlab.tasks import OLD_MODES, TASKS
+    from rnnlab.tasks.options import NONLINEARITIES
 
-    parser = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
+    parser = _Parser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
                                                                 "and on PyTorch.")
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -68,11 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(train)
     tasks = train.add_subparsers(dest="task", metavar="TASK")
     for name, task_class in TASKS.items():
+        presets = getattr(task_class, "presets", {})
         sub = tasks.add_parser(name, help=task_class.__doc__.strip().splitlines()[0],
                                description=(sys.modules[task_class.__module__].__doc__ or ""),
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-        presets = getattr(task_class, "presets", {})
-        sub.add_argument("--preset", choices=sorted(presets) or None, help="a named configuration (flags override it)")
+                               epilog=_presets_epilog(presets), formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--preset", choices=sorted(presets) or None,
+                         help="a named configuration (flags override it); presets are listed below")
+        if (name, "stream") in OLD_MODES:  # the old spelling: `wordlm --mode sentence` is wordlm-sentence
+            sub.add_argument("--mode", choices=[mode for task, mode in OLD_MODES if task == name],
+                             default=argparse.SUPPRESS,
+                             help=f"old spelling: --mode sentence runs {OLD_MODES[(name, 'sentence')]}")
         sub.add_argument("--resume", metavar="RUN", default=argparse.SUPPRESS,
                          help=f"continue this stopped {name} run instead (only --epochs and --minutes may change)")
         _add_run_flags(sub)
@@ -114,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gradcheck = commands.add_parser("gradcheck", help="compare backprop with central finite differences")
     gradcheck.add_argument("--cell", choices=cell_names(), default="lstm")
-    gradcheck.add_argument("--layers", type=int, default=1)
+    gradcheck.add_argument("--num-layers", "--layers", dest="layers", type=int, default=1)
     gradcheck.add_argument("--bidirectional", action="store_true")
-    gradcheck.add_argument("--nonlinearity", choices=("tanh", "relu", "sigmoid"), default="tanh")
+    gradcheck.add_argument("--nonlinearity", choices=NONLINEARITIES, default="tanh")
     gradcheck.add_argument("--bptt-truncate", type=int, default=None,
                            help="check truncated BPTT against its definition instead")
     gradcheck.add_argument("--threshold", type=float, default=1e-6, help="largest acceptable relative error [1e-6]")
@@ -128,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "effect of W_hh's spectral radius; an exploding case with and without clipping.")
     gradients.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells [rnn,lstm,gru]")
     gradients.add_argument("--steps", type=int, default=100, help="sequence length T [100]")
-    gradients.add_argument("--hidden", type=int, default=64, help="hidden units [64]")
+    gradients.add_argument("--hidden-size", "--hidden", dest="hidden", type=int, default=64, help="hidden units [64]")
     gradients.add_argument("--seeds", type=int, default=3, help="initialisations to take the median over [3]")
     gradients.add_argument("--batch", type=int, default=16, help="sequences per seed [16]")
     gradients.add_argument("--trained", metavar="RUN", action="append", default=[],
@@ -164,6 +193,43 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
 
 
 RUN_FLAGS = ("run_dir", "quiet", "json", "tensorboard", "backend", "device", "amp")
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """UsageError, naming the flag, for numbers of generate/export/gradcheck/gradients that cannot work
+    (train's options check themselves; generate's sampling flags are checked by api.check_sampling)."""
+    if args.command == "generate":
+        from rnnlab.api import check_sampling
+
+        check_sampling(args.length, args.temperature, args.top_k)
+    positive = {"gradcheck": ("layers",), "gradients": ("steps", "hidden", "seeds", "batch"),
+                "export": ("opset",)}.get(args.command, ())
+    for name in positive:
+        value = getattr(args, name)
+        if value < 1:
+            raise UsageError(f"{flag(name)} must be a positive integer, got {value}")
+        if value > 10**5:
+            raise UsageError(f"{flag(name)} of {value} is beyond what this command is for; use at most 100000")
+    if args.command == "gradcheck":
+        if args.bptt_truncate is not None and args.bptt_truncate < 0:
+            raise UsageError(f"--bptt-truncate must be >= 0, got {args.bptt_truncate}")
+        if not args.threshold > 0:
+            raise UsageError(f"--threshold must be a positive number, got {args.threshold}")
+        from rnnlab.engine.registry import get_cell
+
+        if args.nonlinearity not in get_cell(args.cell).nonlinearities:
+            raise UsageError(f"--nonlinearity {args.nonlinearity} does not apply to --cell {args.cell} "
+                             f"(it takes: {', '.join(get_cell(args.cell).nonlinearities)})")
+    if args.command == "gradients":
+        if args.clip_updates < 0:
+            raise UsageError(f"--clip-updates must be >= 0 (0: skip), got {args.clip_updates}")
+        from rnnlab.engine.registry import cell_names
+
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        unknown = [c for c in cells if c not in cell_names()]
+        if unknown or not cells:
+            raise UsageError(f"--cells takes comma-separated cells among {', '.join(cell_names())}, "
+                             f"got {args.cells!r}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -204,21 +270,80 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _check_resume_flags(args: argparse.Namespace) -> None:
-    """`rnnlab train TASK --resume RUN`: the run must be TASK's, and only --epochs/--minutes may change."""
+    """`rnnlab train TASK [flags] --resume RUN`: the run must be TASK's, and the flags (and preset) given must
+    equal the run's settings, except --epochs and --minutes, which a resume may change."""
     from rnnlab import api
+    from rnnlab.tasks import TASKS
+    from rnnlab.tasks.options import field_defaults, upgrade_names
 
     if not args.task:
         return
-    task = api.read_config(args.resume)["task"]
+    task, stored = api.run_options(args.resume)
     if task != args.task:
         raise UsageError(f"{args.resume} is a {task} run, not {args.task}; resume it with "
                          f"rnnlab train --resume {shlex.quote(args.resume)}")
-    ignored = {"command", "task", "resume", "epochs", "minutes"} | set(RUN_FLAGS)
-    changed = sorted("--" + key.replace("_", "-") for key, value in vars(args).items()
-                     if key not in ignored and value is not None)
-    if changed:
-        raise UsageError(f"a resumed run keeps its own settings, so {', '.join(changed)} cannot change; "
-                         f"only --epochs and --minutes can (or start a new run without --resume)")
+    ignored = {"command", "task", "resume", "epochs", "minutes", "preset"} | set(RUN_FLAGS)
+    given = {key: value for key, value in vars(args).items() if key not in ignored and value is not None}
+    preset = getattr(args, "preset", None)
+    if preset is not None:
+        given = {**TASKS[task].presets[preset], **given}
+    given = {k: v for k, v in upgrade_names(given).items() if k not in ("epochs", "minutes")}
+    saved = {**field_defaults(TASKS[task].Options), **stored}
+    differ = [f"{flag(name)}: the run has {saved.get(name)!r}, you gave {value!r}"
+              for name, value in given.items() if not _same(saved.get(name), value)]
+    if differ:
+        raise UsageError(f"a resumed run keeps its own settings ({'; '.join(differ)}); only --epochs and "
+                         f"--minutes may change (or start a new run without --resume)")
+
+
+def _same(saved, given) -> bool:
+    if isinstance(saved, (int, float)) and isinstance(given, (int, float)) and not isinstance(given, bool):
+        return float(saved) == float(given)
+    return saved == given
+
+
+def _old_spellings(argv: List[str]) -> List[str]:
+    """`train wordlm --mode sentence ...` -> `train wordlm-sentence ...` (tasks.OLD_MODES); `--mode stream` dropped."""
+    from rnnlab.tasks import OLD_MODES, TASKS
+
+    if not argv or argv[0] != "train":
+        return argv
+    at = next((i for i, a in enumerate(argv) if a in TASKS), None)
+    if at is None:
+        return argv
+    for i in range(at + 1, len(argv)):
+        if argv[i] == "--mode" and i + 1 < len(argv):
+            mode, end = argv[i + 1], i + 2
+        elif argv[i].startswith("--mode="):
+            mode, end = argv[i].split("=", 1)[1], i + 1
+        else:
+            continue
+        old, new = argv[at], OLD_MODES.get((argv[at], mode))
+        if new is None:
+            return argv  # argparse names the valid choices
+        out = [*argv[:at], new, *argv[at + 1:i], *argv[end:]]
+        if new != old:
+            _refuse_flags_of(old, new, out[at + 1:])
+        return out
+    return argv
+
+
+def _refuse_flags_of(old: str, new: str, args: List[str]) -> None:
+    """UsageError for a flag of task `old` (its other mode) that task `new` does not take."""
+    from rnnlab.tasks import TASKS
+
+    def spellings(task: str) -> set:
+        names = set()
+        for field in fields(TASKS[task].Options):
+            names |= {flag(field.name), *field.metadata.get("aliases", ())}
+        return names
+
+    only_old = spellings(old) - spellings(new)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in only_old:
+            raise UsageError(f"{name} applies to {old} in --mode stream only; --mode sentence ({new}) "
+                             f"does not take it")
 
 
 def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
@@ -292,13 +417,18 @@ def _gradients(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(_old_spellings(list(sys.argv[1:] if argv is None else argv)))
+    except UsageError as error:
+        print(f"rnnlab: error: {error}", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 2
     handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck,
                 "export": _export, "gradients": _gradients}
     try:
+        _check_numbers(args)
         return handlers[args.command](args)
     except UsageError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)

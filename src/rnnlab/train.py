@@ -121,7 +121,9 @@ class Trainer:
     def restore(self, name: str = "last") -> None:
         """Continue from a checkpoint of this run (weights, optimiser, data position, RNGs)."""
         tensors, meta = load_checkpoint(self.checkpoint_dir / f"{name}.safetensors")
-        if meta.get("task") != self.task.name:
+        from rnnlab.tasks import saved_task  # a run saved under an old task name (wordlm --mode sentence)
+
+        if saved_task(str(meta.get("task")), meta.get("options") or {})[0] != self.task.name:
             raise UsageError(f"checkpoint is for task {meta.get('task')!r}, not {self.task.name!r}")
         try:
             self.model.load_state_dict(split_prefix(tensors, "model"))

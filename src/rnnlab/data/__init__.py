@@ -6,19 +6,21 @@ Files in reading order:
   text.py      characters, PTB-style words, WildML sentences
   samplers.py  (X, Y) batches, time-major (T, B): random, consecutive, batchify + BPTT;
                all resumable mid-epoch through state() / set_state()
+  sentences.py sentences of an already tokenised text; one sentence per step (resumable)
 
 Stdlib and NumPy only.
 """
 
 from rnnlab.data.corpora import CORPORA, Corpus, load_corpus, load_text, load_word_splits, read_text_file
 from rnnlab.data.samplers import BpttWindows, ConsecutiveWindows, RandomWindows, batchify
+from rnnlab.data.sentences import SentenceSampler, split_tokenised_sentences
 from rnnlab.data.text import (EOS, SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, prepare_chars, ptb_tokens,
                               sentence_pairs, sentence_vocabulary, sentences, split_sentences, tokenize_words)
 from rnnlab.data.vocab import Vocabulary
 
 __all__ = [
     "CORPORA", "Corpus", "load_corpus", "load_text", "load_word_splits", "read_text_file",
-    "Vocabulary",
+    "Vocabulary", "SentenceSampler", "split_tokenised_sentences",
     "EOS", "SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN", "prepare_chars", "ptb_tokens",
     "split_sentences", "tokenize_words", "sentences", "sentence_vocabulary", "sentence_pairs",
     "RandomWindows", "ConsecutiveWindows", "batchify", "BpttWindows",

@@ -14,9 +14,11 @@ Relative error of an element, ours `a` against numeric `n`:
 error is measured against `floor`, so an absolute error of `threshold * floor` is
 tolerated there -- about the rounding noise of central differences in float64.
 
-Example:
-    >>> errors = check_gradients(layer.params, layer.grads, loss_fn)   # {name: max rel err}
-    >>> print(format_report(errors, threshold=1e-6))
+Example (the gradient of sum(w^2) is 2w):
+    >>> params = {"w": np.array([1.0, -2.0, 0.5])}
+    >>> errors = check_gradients(params, {"w": 2 * params["w"]}, lambda: float(np.sum(params["w"] ** 2)))
+    >>> bool(errors["w"] < 1e-6)                                          # {name: max rel err}
+    True
 """
 from __future__ import annotations
 

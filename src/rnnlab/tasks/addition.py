@@ -1,4 +1,4 @@
-"""addition: add two binary numbers bit by bit with a sigmoid RNN (SEEDS §1, iamtrask).
+"""addition: add two binary numbers bit by bit with a sigmoid RNN (the iamtrask tutorial).
 
 At step t the input is the pair of bits (a_t, b_t), least significant first, and the
 target is bit t of a + b; the hidden state has to learn the carry:
@@ -33,29 +33,21 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from rnnlab.errors import UsageError
-from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import CommonOptions, ResumableSteps, Task, option
+from rnnlab.tasks.base import ResumableSteps, Task
+from rnnlab.tasks.options import Options, option
 
 
 @dataclass
-class AdditionOptions(CommonOptions):
+class AdditionOptions(Options):
+    # the original net
+    defaults = dict(cell="rnn", nonlinearity="sigmoid", hidden_size=16, init="uniform", init_scale=1.0, epochs=10,
+                    batch_size=1, lr=0.1, optimizer="sgd", clip=0.0, dtype="float64")
+
     bits: int = option(8, "bits per training sequence (operands below 2^(bits-1), so the sum fits)")
     updates_per_epoch: int = option(1000, "updates (one example each) per epoch")
     long_bits: str = option("16,32,64", "after training, test on random operands of these lengths ('' = none)")
     test_pairs: int = option(10000, "random operand pairs per long-operand test")
-    init: str = option("uniform", "weight initialisation", choices=("pytorch", "normal", "uniform", "orthogonal"))
-    init_scale: float = option(1.0, "bound (uniform) or std (normal) of the initial weights")
     bias: bool = option(False, "biases in the recurrent layer and the output")
-    # the original net
-    cell: str = option("rnn", "recurrent cell", choices=("rnn", "lstm", "gru"))
-    nonlinearity: str = option("sigmoid", "RNN cell nonlinearity", choices=("tanh", "relu", "sigmoid"))
-    hidden: int = option(16, "hidden units per layer")
-    epochs: int = option(10, "training epochs")
-    batch_size: int = option(1, "examples per update")
-    lr: float = option(0.1, "learning rate")
-    optimizer: str = option("sgd", "optimiser", choices=("sgd", "adam", "rmsprop", "adagrad"))
-    clip: float = option(0.0, "clip gradients to this global L2 norm (0: off)")
-    dtype: str = option("float64", "floating-point type", choices=("float32", "float64"))
 
     def validate(self) -> None:
         super().validate()
@@ -63,8 +55,8 @@ class AdditionOptions(CommonOptions):
             raise UsageError(f"--bits must be between 2 and 62, got {self.bits}")
         if self.updates_per_epoch < 1:
             raise UsageError(f"--updates-per-epoch must be a positive integer, got {self.updates_per_epoch}")
-        if self.test_pairs < 1:
-            raise UsageError(f"--test-pairs must be a positive integer, got {self.test_pairs}")
+        if not 1 <= self.test_pairs <= 10**7:
+            raise UsageError(f"--test-pairs must be between 1 and 10000000, got {self.test_pairs}")
         self.long_bit_lengths()  # raises on a bad list
 
     def long_bit_lengths(self) -> Tuple[int, ...]:
@@ -148,12 +140,8 @@ class Addition(Task):
         self._bound = 1 << (bits - 1)                           # operands in [0, bound)
         self._last = None  # (inputs, targets, logits) of the latest training example, for the progress lines
 
-    def model_config(self) -> ModelConfig:
-        o = self.options
-        return ModelConfig(input="dense", input_size=2, output_size=1, cell=o.cell, nonlinearity=o.nonlinearity,
-                           hidden_size=o.hidden, num_layers=o.layers, dropout=o.dropout,
-                           weight_dropout=o.weight_dropout, bias=o.bias, init=o.init,
-                           init_scale=o.init_scale, dtype=o.dtype)
+    def model_inputs(self) -> Dict[str, Any]:
+        return dict(input="dense", input_size=2, output_size=1)
 
     # -- training -------------------------------------------------------------------------
     def make_batch(self, rng: np.random.Generator):

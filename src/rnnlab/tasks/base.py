@@ -1,102 +1,48 @@
-"""What every task shares: its options dataclass, and the interface the training loop calls.
+"""What every task shares: the interface the training loop calls (options: tasks/options.py).
 
 A task owns its data, builds its model from a `ModelConfig`, and knows how to take
 one training step on a batch, evaluate, and report. The training loop (train.py)
 owns everything else: optimiser, schedule, clipping, checkpoints, progress, resume.
 
-    task = TASKS["charlm"](CharLMOptions(hidden_size=128))
-    batches = task.sampler()                  # resumable: state() / set_state()
-    for batch in batches.epoch():
-        task.model.zero_grad()
-        loss_sum, count = task.train_step(batch)   # forward + backward
-        ...
+    >>> from rnnlab.tasks import TASKS
+    >>> task = TASKS["charlm"](TASKS["charlm"].Options(hidden_size=16, max_chars=2000, batch_size=4))
+    >>> task.build_model()
+    >>> batches = task.sampler()                       # resumable: state() / set_state()
+    >>> task.model.zero_grad()
+    >>> loss_sum, count = task.train_step(next(iter(batches.epoch())))   # forward + backward
+    >>> count == task.options.batch_size * task.options.seq_len
+    True
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig, NumpyModel
+from rnnlab.tasks.options import SCHEDULE_HELP, SCHEDULES, Options, option  # noqa: F401 (re-exported)
 
 
-def option(default: Any, help: str, **extra: Any):
-    """A dataclass field with a help text (the CLI turns each field into a flag)."""
-    return field(default=default, metadata={"help": help, **extra})
+CommonOptions = Options  # the name earlier code imports
+MEMORY_LIMIT = 16 * 2**30  # bytes: refuse models (weights, or one window's activations) estimated above this
 
 
-SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
-SCHEDULE_HELP = ("learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
-                 "(x --lr-factor when validation stalls), cosine (to 0 over --epochs), cosine-time (to 0 over "
-                 "the --minutes budget, or over --epochs if they end first; it follows the clock, so those "
-                 "runs are not bit-reproducible)")
+def check_memory(config: ModelConfig, options: Options) -> None:
+    """UsageError naming the flags when the weights or one training window's activations would not fit."""
+    from rnnlab.engine.registry import get_cell
 
-
-@dataclass
-class CommonOptions:
-    """Settings every task takes (flags common to all `rnnlab train` tasks)."""
-
-    cell: str = option("lstm", "recurrent cell", choices=("rnn", "lstm", "gru"))
-    nonlinearity: str = option("tanh", "RNN cell nonlinearity", choices=("tanh", "relu", "sigmoid"))
-    layers: int = option(1, "number of recurrent layers")
-    hidden: int = option(128, "hidden units per layer")
-    dropout: float = option(0.0, "dropout on inputs, between layers and before the head")
-    weight_dropout: float = option(0.0, "dropout on the recurrent weights W_hh (DropConnect), one mask per batch")
-    epochs: int = option(10, "training epochs")
-    batch_size: int = option(32, "sequences per batch")
-    seq_len: int = option(35, "time steps per training window", aliases=("--bptt",))
-    bptt_truncate: Optional[int] = option(None, "let gradients flow back at most K steps from each output")
-    lr: float = option(1e-3, "learning rate")
-    optimizer: str = option("adam", "optimiser", choices=("sgd", "adam", "rmsprop", "adagrad"))
-    momentum: float = option(0.0, "SGD/RMSprop momentum")
-    weight_decay: float = option(0.0, "L2 weight decay")
-    clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
-    schedule: str = option("none", SCHEDULE_HELP, choices=SCHEDULES)
-    lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
-    step_size: int = option(10, "step schedule: epochs between decays")
-    eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
-    minutes: Optional[float] = option(None, "time budget: after this many minutes of training, evaluate, "
-                                            "checkpoint and stop (--resume continues)")
-    seed: int = option(0, "random seed (weights, batches, dropout)")
-    dtype: str = option("float32", "floating-point type", choices=("float32", "float64"))
-
-    def validate(self) -> None:
-        """UsageError for settings that cannot work, naming the flag."""
-        positive = {"layers": "--layers", "hidden": "--hidden", "epochs": "--epochs",
-                    "batch_size": "--batch-size", "seq_len": "--seq-len", "eval_every": "--eval-every",
-                    "step_size": "--step-size"}
-        for name, flag in positive.items():
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise UsageError(f"{flag} must be a positive integer, got {value!r}")
-        if not (self.lr > 0 and np.isfinite(self.lr)):
-            raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UsageError(f"--dropout must be in [0, 1), got {self.dropout!r}")
-        if not 0.0 <= self.weight_dropout < 1.0:
-            raise UsageError(f"--weight-dropout must be in [0, 1), got {self.weight_dropout!r}")
-        if self.clip < 0 or not np.isfinite(self.clip):
-            raise UsageError(f"--clip must be >= 0 (0 turns clipping off), got {self.clip!r}")
-        if self.bptt_truncate is not None and self.bptt_truncate < 0:
-            raise UsageError(f"--bptt-truncate must be >= 0, got {self.bptt_truncate!r}")
-        if not 0.0 < self.lr_factor <= 1.0:
-            raise UsageError(f"--lr-factor must be in (0, 1], got {self.lr_factor!r}")
-        if self.minutes is not None and not (self.minutes > 0 and np.isfinite(self.minutes)):
-            raise UsageError(f"--minutes must be a positive number, got {self.minutes!r}")
-        if self.schedule == "cosine-time" and self.minutes is None:
-            raise UsageError("--schedule cosine-time anneals over a time budget: give one with --minutes")
-        if self.nonlinearity == "sigmoid" and self.cell != "rnn":
-            raise UsageError("--nonlinearity sigmoid applies to --cell rnn only")
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "CommonOptions":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UsageError(f"unknown settings for this task: {', '.join(unknown)}")
-        return cls(**data)
+    itemsize = np.dtype(config.dtype).itemsize
+    H, L, gates = config.hidden_size, config.num_layers, get_cell(config.cell).num_gates
+    width = max(config.input_size if config.input == "dense" else config.embedding_size, H)
+    weights = (L * gates * H * (width + H) + config.output_size * H) * itemsize * 3  # weights, grads, optimiser
+    if weights > MEMORY_LIMIT:
+        raise UsageError(f"--hidden-size {H} with --num-layers {L} makes {weights / 2**30:.0f} GiB of weights and "
+                         f"gradients; use a smaller --hidden-size")
+    window = options.seq_len * options.batch_size * L * H * (gates + 2) * itemsize
+    if window > MEMORY_LIMIT:
+        raise UsageError(f"--seq-len {options.seq_len} x --batch-size {options.batch_size} keeps "
+                         f"{window / 2**30:.0f} GiB of activations per window; use smaller ones")
 
 
 class ResumableSteps:
@@ -136,11 +82,11 @@ class Task:
     """Base of every task. Subclasses set `name`, `Options`, and implement the hooks below."""
 
     name = ""
-    Options = CommonOptions
+    Options = Options
     loss_name = "loss"  # what the progress bar calls the training loss
     reports_perplexity = False  # language models: show exp(loss)
 
-    def __init__(self, options: CommonOptions, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
+    def __init__(self, options: Options, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
         options.validate()
         self.options = options
         self.rng = np.random.default_rng(options.seed)
@@ -149,6 +95,11 @@ class Task:
 
     # -- building ----------------------------------------------------------------------
     def model_config(self) -> ModelConfig:
+        """The options' ModelConfig, completed by what only the task knows (`model_inputs`)."""
+        return self.options.model_config(**self.model_inputs())
+
+    def model_inputs(self) -> Dict[str, Any]:
+        """What the options cannot say: input kind and sizes (`input=`, `input_size=`, `output_size=`)..."""
         raise NotImplementedError
 
     def build_model(self, backend: str = "numpy") -> None:
@@ -157,6 +108,7 @@ class Task:
             config.validate()
         except ValueError as error:
             raise UsageError(f"impossible model settings: {error}") from None
+        check_memory(config, self.options)
         if backend == "numpy":
             self.model = NumpyModel(config, seed=self.options.seed)
         else:

@@ -1,4 +1,4 @@
-"""charlm: a character-level language model on any UTF-8 text (SEEDS §2, char-rnn).
+"""charlm: a character-level language model on any UTF-8 text (Karpathy's char-rnn).
 
 Data: a shipped corpus (`--corpus`) or a file (`--text`); optionally its first
 `--max-chars` characters and newlines turned into spaces (d2l). The last
@@ -22,13 +22,20 @@ import numpy as np
 from rnnlab.data import ConsecutiveWindows, RandomWindows, Vocabulary, load_corpus, prepare_chars, read_text_file
 from rnnlab.errors import UsageError
 from rnnlab.generate import generate
-from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import SCHEDULE_HELP, SCHEDULES, CommonOptions, option
+from rnnlab.tasks.options import Options, option
 from rnnlab.tasks.lm import LanguageModelTask
 
 
 @dataclass
-class CharLMOptions(CommonOptions):
+class CharLMOptions(Options):
+    # the tinyshakespeare default: a 512-unit LSTM on one-hot characters, char-rnn style, tuned to
+    # its best validation loss in 30 minutes on 2 cores: short windows (many updates; the state
+    # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
+    # epoch), dropout 0.4 before the head and 0.2 on the recurrent weights against overfitting,
+    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md)
+    defaults = dict(hidden_size=512, seq_len=25, batch_size=64, lr=3e-3, epochs=16, dropout=0.4,
+                    weight_dropout=0.2, schedule="cosine", init_scale=0.01)
+
     corpus: str = option("tinyshakespeare", "shipped corpus", choices=("tinyshakespeare", "tang300", "warpeace"))
     text: Optional[str] = option(None, "train on this UTF-8 file instead of a shipped corpus")
     max_chars: Optional[int] = option(None, "use only the first N characters")
@@ -36,25 +43,10 @@ class CharLMOptions(CommonOptions):
     val_fraction: float = option(0.1, "the tail of the text held out for validation")
     sampling: str = option("consecutive", "batch sampling", choices=("random", "consecutive"))
     input: str = option("onehot", "input encoding", choices=("onehot", "embedding"))
-    embedding_size: int = option(0, "embedding width (0: same as --hidden)")
-    init: str = option("pytorch", "weight initialisation", choices=("pytorch", "normal", "uniform", "orthogonal"))
-    init_scale: float = option(0.01, "std (normal) or bound (uniform) of the initial weights")
+    embedding_size: int = option(0, "embedding width (0: same as --hidden-size)")
     prefixes: str = option("", "comma-separated prefixes to sample after at each evaluation ('' = a default)")
     sample_length: int = option(200, "characters to generate per sample")
     temperature: float = option(0.8, "sampling temperature for the samples (0: greedy)")
-    # the tinyshakespeare default: a 512-unit LSTM on one-hot characters, char-rnn style, tuned to
-    # its best validation loss in 30 minutes on 2 cores: short windows (many updates; the state
-    # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
-    # epoch), dropout 0.4 before the head and 0.2 on the recurrent weights against overfitting,
-    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md)
-    hidden: int = option(512, "hidden units per layer")
-    seq_len: int = option(25, "time steps per training window", aliases=("--bptt",))
-    batch_size: int = option(64, "sequences per batch")
-    lr: float = option(3e-3, "learning rate")
-    epochs: int = option(16, "training epochs")
-    dropout: float = option(0.4, "dropout on inputs, between layers and before the head")
-    weight_dropout: float = option(0.2, "dropout on the recurrent weights W_hh (DropConnect), one mask per batch")
-    schedule: str = option("cosine", SCHEDULE_HELP, choices=SCHEDULES)
 
     def validate(self) -> None:
         super().validate()
@@ -64,10 +56,14 @@ class CharLMOptions(CommonOptions):
             raise UsageError(f"--max-chars must be at least 2, got {self.max_chars}")
         if self.sample_length < 0:
             raise UsageError(f"--sample-length must be >= 0, got {self.sample_length}")
+        if self.temperature < 0 or not np.isfinite(self.temperature):
+            raise UsageError(f"--temperature must be >= 0 (0: greedy), got {self.temperature}")
+        if self.embedding_size < 0:
+            raise UsageError(f"--embedding-size must be >= 0 (0: same as --hidden-size), got {self.embedding_size}")
 
 
 PRESETS = {
-    "d2l": dict(cell="rnn", hidden=256, input="onehot", init="normal", init_scale=0.01, optimizer="sgd", lr=100.0,
+    "d2l": dict(cell="rnn", hidden_size=256, input="onehot", init="normal", init_scale=0.01, optimizer="sgd", lr=100.0,
                 dropout=0.0, weight_dropout=0.0, schedule="none", clip=0.01, seq_len=35, batch_size=32, sampling="consecutive", epochs=200, eval_every=50,
                 max_chars=10000, newlines="space", corpus="tang300", temperature=0.0, sample_length=50,
                 val_fraction=0.1),
@@ -97,13 +93,8 @@ class CharLM(LanguageModelTask):
         else:
             self.vocab = Vocabulary.from_json(vocab_json)
 
-    def model_config(self) -> ModelConfig:
-        o = self.options
-        return ModelConfig(input=o.input, input_size=len(self.vocab), output_size=len(self.vocab), cell=o.cell,
-                           nonlinearity=o.nonlinearity, hidden_size=o.hidden, num_layers=o.layers,
-                           embedding_size=o.embedding_size, dropout=o.dropout,
-                           weight_dropout=o.weight_dropout, init=o.init,
-                           init_scale=o.init_scale, dtype=o.dtype)
+    def model_inputs(self) -> Dict[str, Any]:
+        return dict(input_size=len(self.vocab), output_size=len(self.vocab))
 
     def make_sampler(self):
         o = self.options

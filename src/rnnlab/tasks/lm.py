@@ -1,4 +1,4 @@
-"""Language models over a token stream: what charlm and wordlm (stream mode) share.
+"""Language models over a token stream: what charlm and wordlm share.
 
 Training: one (X, Y) window at a time, Y the next token of X; softmax cross-entropy
 averaged over the window; when the sampler's rows continue from batch to batch the
@@ -32,6 +32,7 @@ def _detached(state):
 
 class LanguageModelTask(Task):
     reports_perplexity = True
+    reads_stream = True  # trained on a token stream (dynamic evaluation applies)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -120,9 +121,9 @@ class LanguageModelTask(Task):
 
     def check_dynamic(self, lr: float, decay: float = 0.0, window: Optional[int] = None) -> None:
         """UsageError, naming the flag, for dynamic-evaluation settings that cannot work."""
-        if getattr(self.options, "mode", "stream") != "stream":
-            raise UsageError(f"dynamic evaluation needs a model of a token stream; this {self.name} run is in "
-                             f"{self.options.mode} mode")
+        if not self.reads_stream:
+            raise UsageError(f"dynamic evaluation needs a model of a token stream; this {self.name} run "
+                             f"was trained one sentence at a time")
         if getattr(self.model, "backend", "numpy") != "numpy":
             raise UsageError("dynamic evaluation runs on the NumPy engine; drop --backend torch")
         if not (lr > 0 and math.isfinite(lr)):

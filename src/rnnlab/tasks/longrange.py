@@ -35,7 +35,8 @@ import numpy as np
 from rnnlab.engine.losses import mean_squared_error, softmax_cross_entropy
 from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import CommonOptions, ResumableSteps, Task, option
+from rnnlab.tasks.base import ResumableSteps, Task
+from rnnlab.tasks.options import Options, option
 
 ADDING_BASELINE_MSE = 1.0 / 6.0  # Var(U(0,1) + U(0,1)): the MSE of always answering 1.0
 
@@ -77,17 +78,12 @@ def copy_batch(rng: np.random.Generator, delay: int, batch_size: int, copy_lengt
 
 # ----------------------------------------------------------------------------------- options
 @dataclass
-class LongRangeOptions(CommonOptions):
+class LongRangeOptions(Options):
+    defaults = dict(hidden_size=64, batch_size=50, lr=1e-3, clip=1.0, epochs=15)
+
     steps_per_epoch: int = option(200, "training batches per epoch (fresh data each)")
     eval_size: int = option(1000, "sequences in the fixed validation and test sets")
-    init: str = option("pytorch", "weight initialisation", choices=("pytorch", "normal", "uniform", "orthogonal"))
-    init_scale: float = option(0.1, "std (normal) or bound (uniform) of the initial weights")
-    forget_bias: float = option(0.0, "LSTM: initial forget-gate bias (1.0 helps memory)")
-    hidden: int = option(64, "hidden units per layer")
-    batch_size: int = option(50, "sequences per batch")
-    lr: float = option(1e-3, "learning rate")
-    clip: float = option(1.0, "clip gradients to this global L2 norm (0: off)")
-    epochs: int = option(15, "training epochs")
+    forget_bias: float = option(0.0, "initial forget-gate bias of cells that have one (1.0 helps memory)")
 
     def validate(self) -> None:
         super().validate()
@@ -95,13 +91,17 @@ class LongRangeOptions(CommonOptions):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.eval_size * self.seq_len > 10**8:
+            raise UsageError(f"--eval-size {self.eval_size} x --seq-len {self.seq_len} is too large an evaluation "
+                             f"set to hold; use at most 10^8 steps in all")
         if self.bptt_truncate is not None:
             raise UsageError("--bptt-truncate is not used by the long-range tasks: they test full backpropagation")
 
 
 @dataclass
 class AddingOptions(LongRangeOptions):
-    seq_len: int = option(100, "sequence length T", aliases=("--bptt",))
+    defaults = dict(seq_len=100)
+    field_help = dict(seq_len="sequence length T")
 
     def validate(self) -> None:
         super().validate()
@@ -111,7 +111,8 @@ class AddingOptions(LongRangeOptions):
 
 @dataclass
 class CopyOptions(LongRangeOptions):
-    seq_len: int = option(50, "delay: blank steps between the string and the recall", aliases=("--bptt",))
+    defaults = dict(seq_len=50)
+    field_help = dict(seq_len="delay: blank steps between the string and the recall")
     copy_length: int = option(5, "symbols to remember")
     symbols: int = option(8, "alphabet size K")
 
@@ -141,11 +142,7 @@ class LongRangeTask(Task):
         raise NotImplementedError
 
     def model_config(self) -> ModelConfig:
-        o = self.options
-        return ModelConfig(**self.model_kind(), cell=o.cell, nonlinearity=o.nonlinearity, hidden_size=o.hidden,
-                           num_layers=o.layers, dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init,
-                           init_scale=o.init_scale,
-                           forget_bias=o.forget_bias if o.cell == "lstm" else None, dtype=o.dtype)
+        return self.options.model_config(**self.model_kind())
 
     def sampler(self):
         o = self.options

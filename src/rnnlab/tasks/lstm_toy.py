@@ -1,4 +1,4 @@
-"""lstm-toy: fit four numbers with the first hidden unit of an LSTM (SEEDS §4, nicodjimenez/lstm).
+"""lstm-toy: fit four numbers with the first hidden unit of an LSTM (nicodjimenez/lstm).
 
 The data is one sequence of T = 4 random inputs of 50 features (uniform [0, 1), drawn
 from `--seed`) and one target per step, read from h_t[0], the first hidden unit:
@@ -30,30 +30,30 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from rnnlab.errors import UsageError
-from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import CommonOptions, ResumableSteps, Task, option
+from rnnlab.engine.registry import cell_names, get_cell
+from rnnlab.tasks.base import ResumableSteps, Task
+from rnnlab.tasks.options import Options, option
 
 
 @dataclass
-class LSTMToyOptions(CommonOptions):
+class LSTMToyOptions(Options):
+    # the original: mem_cell_ct 100, SGD lr 0.1, 100 iterations
+    defaults = dict(hidden_size=100, init="uniform", init_scale=0.1, epochs=100, eval_every=10, batch_size=1, lr=0.1,
+                    optimizer="sgd", clip=0.0, dtype="float64")
+    field_help = dict(hidden_size="hidden units (memory cells)",
+                      epochs="iterations (one update on the whole sequence each)",
+                      eval_every="print the loss and outputs every N iterations",
+                      batch_size="sequences per batch (the toy has one)")
+    field_aliases = dict(epochs=("--iterations",))
+
     targets: str = option("-0.5,0.2,0.1,-0.5", "comma-separated targets for h_t[0], one per step")
     x_dim: int = option(50, "features per random input vector")
-    init: str = option("uniform", "weight initialisation", choices=("pytorch", "normal", "uniform", "orthogonal"))
-    init_scale: float = option(0.1, "bound (uniform) or std (normal) of the initial weights")
-    # the original: mem_cell_ct 100, SGD lr 0.1, 100 iterations
-    hidden: int = option(100, "hidden units (memory cells)")
-    epochs: int = option(100, "iterations (one update on the whole sequence each)", aliases=("--iterations",))
-    eval_every: int = option(10, "print the loss and outputs every N iterations")
-    batch_size: int = option(1, "sequences per batch (the toy has one)")
-    lr: float = option(0.1, "learning rate")
-    optimizer: str = option("sgd", "optimiser", choices=("sgd", "adam", "rmsprop", "adagrad"))
-    clip: float = option(0.0, "clip gradients to this global L2 norm (0: off)")
-    dtype: str = option("float64", "floating-point type", choices=("float32", "float64"))
 
     def validate(self) -> None:
         super().validate()
-        if self.cell != "lstm":
-            raise UsageError(f"lstm-toy is an LSTM demo; --cell must be lstm, got {self.cell!r}")
+        if not get_cell(self.cell).has_cell_state:
+            raise UsageError(f"lstm-toy is an LSTM demo; --cell must be a cell with a memory cell "
+                             f"({', '.join(n for n in cell_names() if get_cell(n).has_cell_state)}), got {self.cell!r}")
         if self.batch_size != 1:
             raise UsageError(f"lstm-toy has one sequence; --batch-size must be 1, got {self.batch_size}")
         if self.x_dim < 1:
@@ -94,12 +94,8 @@ class LSTMToy(Task):
         self.inputs = np.random.default_rng([options.seed, 1]).random((targets.size, 1, options.x_dim)).astype(dtype)
         self.targets = targets.astype(dtype).reshape(-1, 1, 1)  # (T, 1, 1)
 
-    def model_config(self) -> ModelConfig:
-        o = self.options
-        return ModelConfig(input="dense", input_size=o.x_dim, output_size=1, cell="lstm", hidden_size=o.hidden,
-                           num_layers=o.layers, dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init,
-                           init_scale=o.init_scale,
-                           dtype=o.dtype)
+    def model_inputs(self) -> Dict[str, Any]:
+        return dict(input="dense", input_size=self.options.x_dim, output_size=1)
 
     def build_model(self, backend: str = "numpy") -> None:
         super().build_model(backend)

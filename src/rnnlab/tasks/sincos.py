@@ -1,4 +1,4 @@
-"""sincos: predict cos(x) from sin(x) with a stateful LSTM (SEEDS §5, Morvan's TF tutorial).
+"""sincos: predict cos(x) from sin(x) with a stateful LSTM (Morvan's TF tutorial).
 
 Data: position n of one endless curve has x = n / (10 pi), input sin(x), target cos(x).
 Batch k (from 0) is the original's `get_batch()` with BATCH_START = k * seq_len:
@@ -33,32 +33,28 @@ import numpy as np
 
 from rnnlab.engine.losses import mean_squared_error
 from rnnlab.errors import UsageError
-from rnnlab.models import ModelConfig
-from rnnlab.tasks.base import CommonOptions, Task, option
+from rnnlab.tasks.base import Task
+from rnnlab.tasks.options import Options, option
 
 
 @dataclass
-class SinCosOptions(CommonOptions):
+class SinCosOptions(Options):
+    # the original: TIME_STEPS 20, BATCH_SIZE 50, CELL_SIZE 10, LR 0.006, 200 batches
+    defaults = dict(hidden_size=10, seq_len=20, batch_size=50, epochs=10, lr=0.006, clip=0.0, init="normal",
+                    init_scale=1.0)
+    field_help = dict(seq_len="time steps per batch (TIME_STEPS)", batch_size="rows per batch (BATCH_SIZE)")
+
     batches_per_epoch: int = option(20, "training batches per epoch")
-    projection: int = option(10, "width of the dense input layer (1 -> P)")
-    init: str = option("normal", "weight initialisation", choices=("pytorch", "normal", "uniform", "orthogonal"))
-    init_scale: float = option(1.0, "std (normal) or bound (uniform) of the initial weights")
+    projection_size: int = option(10, "width of the dense input layer (1 -> P)", aliases=("--projection",))
     bias_value: float = option(0.1, "every bias starts at this value")
     forget_bias: float = option(1.0, "LSTM forget-gate bias at the start")
     eval_warmup: int = option(100, "held-out steps run before scoring, to settle the state")
     eval_steps: int = option(400, "held-out steps scored (MSE) and plotted")
     animate: bool = option(False, "also write training.gif: the held-out prediction after each evaluation")
-    # the original: TIME_STEPS 20, BATCH_SIZE 50, CELL_SIZE 10, LR 0.006, 200 batches
-    hidden: int = option(10, "hidden units per layer")
-    seq_len: int = option(20, "time steps per batch (TIME_STEPS)", aliases=("--bptt",))
-    batch_size: int = option(50, "rows per batch (BATCH_SIZE)")
-    epochs: int = option(10, "training epochs")
-    lr: float = option(0.006, "learning rate")
-    clip: float = option(0.0, "clip gradients to this global L2 norm (0: off)")
 
     def validate(self) -> None:
         super().validate()
-        for name in ("batches_per_epoch", "projection", "eval_steps"):
+        for name in ("batches_per_epoch", "projection_size", "eval_steps"):
             value = getattr(self, name)
             if value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
@@ -125,13 +121,8 @@ class SinCos(Task):
         self.frames: list = []  # (epoch, held-out prediction) after each evaluation, for --animate
         self._prediction: Optional[np.ndarray] = None
 
-    def model_config(self) -> ModelConfig:
-        o = self.options
-        return ModelConfig(input="dense", input_size=1, output_size=1, cell=o.cell, nonlinearity=o.nonlinearity,
-                           hidden_size=o.hidden, num_layers=o.layers, projection_size=o.projection,
-                           dropout=o.dropout, weight_dropout=o.weight_dropout, init=o.init, init_scale=o.init_scale,
-                           bias_value=o.bias_value,
-                           forget_bias=o.forget_bias, dtype=o.dtype)
+    def model_inputs(self) -> Dict[str, Any]:
+        return dict(input="dense", input_size=1, output_size=1)
 
     # -- data -----------------------------------------------------------------------------
     def make_batch(self, index: int):
