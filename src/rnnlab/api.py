@@ -177,30 +177,40 @@ def _options_of(task_name: str, settings: Dict[str, Any], source: Path):
         raise UsageError(f"{source} has options this rnnlab does not know ({error})") from None
 
 
-def check_sampling(length: int, temperature: float, top_k: Optional[int]) -> None:
+def check_sampling(length: int, temperature: float, top_k: Optional[int], seed: Optional[int] = None) -> None:
     """UsageError, naming the flag, for sampling settings that cannot work."""
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+    from rnnlab.generate import check_settings
+
+    if isinstance(length, bool):
         raise UsageError(f"--length must be an integer >= 0, got {length!r}")
-    if length > 10**6:
-        raise UsageError(f"--length of {length} is more than this sampler writes at once; use at most 1000000")
-    if not (temperature >= 0 and math.isfinite(temperature)):
-        raise UsageError(f"--temperature must be >= 0 (0: the most likely token, as --greedy), got {temperature!r}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be a positive integer, got {top_k!r}")
+    check_settings(length, temperature, top_k)
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
 
 
 def generate(task, prefix: str, length: int = 200, temperature: float = 1.0, top_k: Optional[int] = None,
-             greedy: bool = False, seed: Optional[int] = None, unknown: str = "error") -> str:
-    """`length` tokens sampled after `prefix` (temperature 0 is greedy)."""
-    from rnnlab.generate import generate as sample
+             greedy: bool = False, seed: Optional[int] = None, unknown: str = "error", top_p: Optional[float] = None,
+             beam: Optional[int] = None, length_penalty: float = 1.0, end: Optional[str] = None) -> str:
+    """`length` tokens sampled after `prefix` (temperature 0 is greedy; `beam` K: beam search)."""
+    return generate_samples(task, prefix, 1, length=length, temperature=temperature, top_k=top_k, greedy=greedy,
+                            seed=seed, unknown=unknown, top_p=top_p, beam=beam, length_penalty=length_penalty,
+                            end=end)[0]
+
+
+def generate_samples(task, prefix: str, count: int, length: int = 200, temperature: float = 1.0,
+                     top_k: Optional[int] = None, greedy: bool = False, seed: Optional[int] = None,
+                     unknown: str = "error", top_p: Optional[float] = None, beam: Optional[int] = None,
+                     length_penalty: float = 1.0, end: Optional[str] = None) -> list:
+    """`count` independent samples (or, with `beam`, the `count` best texts), deterministic under `seed`."""
+    from rnnlab.generate import check_settings, generate_samples as sample
 
     if task.vocab is None:
         raise UsageError(f"task {task.name} is not a language model: nothing to generate")
-    check_sampling(length, temperature, top_k)
-    if seed is not None and seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {seed}")
-    return sample(task.model, task.vocab, prefix, length, temperature=temperature, top_k=top_k, greedy=greedy,
-                  rng=np.random.default_rng(seed), unknown=unknown)
+    check_sampling(length, temperature, top_k, seed)
+    check_settings(length, temperature, top_k, top_p, greedy, beam, length_penalty, count)
+    return sample(task.model, task.vocab, prefix, length, count=count, temperature=temperature, top_k=top_k,
+                  greedy=greedy, rng=np.random.default_rng(seed), unknown=unknown, top_p=top_p, beam=beam,
+                  length_penalty=length_penalty, end=end)
 
 
 def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dynamic_lr: Optional[float] = None,

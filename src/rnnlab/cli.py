@@ -25,6 +25,8 @@ from typing import List, Optional
 from rnnlab import __version__
 from rnnlab.engine.registry import cell_names
 from rnnlab.errors import UsageError
+from rnnlab.generate import add_generation_flags
+from rnnlab.runs import add_runs_parser
 from rnnlab.tasks.options import flag
 
 
@@ -109,16 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="sample text from a trained language model")
     generate.add_argument("run", metavar="RUN")
-    generate.add_argument("--prefix", required=True, help="text to start from")
-    generate.add_argument("--length", type=int, default=200, help="tokens to generate [200]")
-    generate.add_argument("--temperature", type=float, default=1.0, help="softmax temperature [1.0]")
-    generate.add_argument("--top-k", type=int, default=None, help="sample among the k most likely only")
-    generate.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    generate.add_argument("--seed", type=int, default=None, help="random seed for sampling")
-    generate.add_argument("--unknown", choices=("error", "skip"), default="error",
-                          help="what to do with prefix symbols outside the vocabulary [error]")
+    add_generation_flags(generate)
     generate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     _add_engine_flags(generate)
+    add_runs_parser(commands)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run, or perplexity on a text file")
     evaluate.add_argument("run", metavar="RUN")
@@ -355,11 +351,19 @@ def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from rnnlab import api
+    from rnnlab.generate import print_generation
 
+    api.check_sampling(args.length, args.temperature, args.top_k, args.seed)
     task = api.load(args.run, checkpoint=args.checkpoint, backend=args.backend, device=args.device)
-    print(api.generate(task, args.prefix, length=args.length, temperature=args.temperature, top_k=args.top_k,
-                       greedy=args.greedy, seed=args.seed, unknown=args.unknown))
-    return 0
+    if task.vocab is None:
+        raise UsageError(f"task {task.name} is not a language model: nothing to generate")
+    return print_generation(task.model, task.vocab, args)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from rnnlab.runs import run_runs
+
+    return run_runs(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -426,7 +430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck,
-                "export": _export, "gradients": _gradients}
+                "export": _export, "gradients": _gradients, "runs": _runs}
     try:
         _check_numbers(args)
         return handlers[args.command](args)

@@ -90,6 +90,8 @@ def check_settings(length: int = 0, temperature: float = 1.0, top_k: Optional[in
     """UsageError (one line, naming the flag) for settings that cannot work together."""
     if not isinstance(length, (int, np.integer)) or length < 0:
         raise UsageError(f"--length must be an integer >= 0, got {length}")
+    if length > 10**6:
+        raise UsageError(f"--length of {length} is more than this sampler writes at once; use at most 1000000")
     if not (temperature >= 0 and math.isfinite(temperature)):
         raise UsageError(f"--temperature must be a number >= 0 (0 means greedy), got {temperature}")
     if top_k is not None and top_k < 1:
