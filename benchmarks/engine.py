@@ -94,6 +94,7 @@ def main(argv=None) -> int:
                     continue
                 results["configs"][name]["engines"][e]["memory"] = measure_memory(spec, e, threads,
                                                                                   1 if args.quick else 2)
+        print(f"... {name} done: {progress(results['configs'][name])}", file=sys.stderr, flush=True)
     print_table(results, engines)
     if torch is None:
         print("- torch not used: NumPy only (pip install torch for the comparison)")
@@ -119,6 +120,14 @@ def summarise(spec: dict, engines: list, r: dict) -> dict:
         entry["paired_ratio"] = {e: paired_ratio(r["times"]["numpy"], r["times"][e]) for e in engines
                                  if e != "numpy"}
     return entry
+
+
+def progress(entry: dict) -> str:
+    """One line per finished config (stderr), so an interrupted run still says what it measured."""
+    parts = [f"{e} {v['tok_s']:,.0f} tok/s" for e, v in entry["engines"].items()]
+    parts += [f"numpy/{e} {r['median']:.2f} ({r['min']:.2f}..{r['max']:.2f})"
+              for e, r in entry.get("paired_ratio", {}).items()]
+    return ", ".join(parts)
 
 
 def profile(configs: list, engines: list, threads: int, rounds: int, json_path) -> int:
