@@ -34,10 +34,10 @@ def _torch():
 
 # ---- building layers and problems ---------------------------------------------------------
 def make_layer(cell, input_size=3, hidden_size=4, num_layers=1, bidirectional=False, bias=True,
-               dropout=0.0, dtype=np.float64, seed=0, weight_dropout=0.0):
+               dropout=0.0, dtype=np.float64, seed=0, weight_dropout=0.0, hidden_bias=True):
     kind, _, nonlinearity = cell.partition("_")
     kwargs = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, dropout=dropout,
-                  dtype=dtype, seed=seed, weight_dropout=weight_dropout)
+                  dtype=dtype, seed=seed, weight_dropout=weight_dropout, hidden_bias=hidden_bias)
     if nonlinearity:
         kwargs["nonlinearity"] = nonlinearity
     return RECURRENT[kind](input_size, hidden_size, **kwargs)
@@ -887,3 +887,14 @@ def test_a_models_forward_with_record_fills_its_recurrent_layers_recordings():
     assert model.rnn.recorded[(1, 0)]["h"].shape == (3, 2, 4)
     model.forward(np.zeros((3, 2), dtype=np.int64))
     assert model.rnn.recorded == {}
+
+
+
+@pytest.mark.parametrize("cell", ALL_VARIANTS)
+def test_one_bias_per_gate_leaves_out_bias_hh_and_its_backward_agrees_with_central_differences(cell):
+    both = make_layer(cell, num_layers=2, bidirectional=True, seed=5, **SHAPES)
+    layer = make_layer(cell, num_layers=2, bidirectional=True, seed=5, hidden_bias=False, **SHAPES)
+    assert set(both.params) - set(layer.params) == {name for name in both.params if name.startswith("bias_hh")}
+    assert any(name.startswith("bias_ih") for name in layer.params)
+    x, h0, dy, dh_n = make_problem(layer, T, B, seed=6)
+    _fd_check(layer, x, h0, dy, dh_n)

@@ -56,6 +56,7 @@ class ModelConfig:
     weight_dropout: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch
     tied: bool = False  # head.weight is embedding.weight (E != H adds a head_projection H -> E)
     bias: bool = True  # biases in the recurrent stack and the head
+    hidden_bias: bool = True  # False: one recurrent bias per gate (b_ih, no b_hh), as d2l and nicodjimenez write it
     init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
     init_scale: float = 0.1
     bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
@@ -140,7 +141,7 @@ class NumpyModel:
             self.layers["projection"] = self.projection
         self.rnn = make_recurrent(
             config.cell, config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
-            bias=config.bias,
+            bias=config.bias, hidden_bias=config.hidden_bias,
             dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
             locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn

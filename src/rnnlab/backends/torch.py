@@ -91,6 +91,9 @@ class Network(nn.Module):
         if config.projection_size:
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = nn.Linear(in_features, config.projection_size)
+        if not config.hidden_bias:
+            raise UsageError("one recurrent bias per gate (--no-hidden-bias) is a NumPy-engine feature: torch's "
+                             "layers always have two; drop --backend torch")
         kind = recurrent_module(config.cell)
         spec = get_cell(config.cell)
         extra = {"nonlinearity": config.nonlinearity} if len(spec.nonlinearities) > 1 else {}

@@ -102,5 +102,5 @@ def set_forget_biases(params: dict, cell: str, hidden_size: int, value: float, p
     for name, bias in params.items():
         if name.startswith(prefix + "bias_ih"):
             set_forget_bias(bias, hidden_size, value, cell)
-        elif name.startswith(prefix + "bias_hh"):
+        elif name.startswith(prefix + "bias_hh"):  # (absent with one bias per gate)
             set_forget_bias(bias, hidden_size, 0.0, cell)

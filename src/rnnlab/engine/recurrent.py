@@ -62,7 +62,7 @@ class Recurrent(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
                  seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False,
-                 weight_dropout: float = 0.0, cell: Optional[str] = None) -> None:
+                 weight_dropout: float = 0.0, cell: Optional[str] = None, hidden_bias: bool = True) -> None:
         super().__init__()
         if cell is not None:
             self.cell_name = cell
@@ -77,6 +77,7 @@ class Recurrent(Module):
             raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout!r}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.bidirectional, self.dropout = bias, bidirectional, float(dropout)
+        self.hidden_bias = bias and hidden_bias  # False: b_ih alone (one bias per gate, not in torch.nn)
         self.locked_dropout = locked_dropout  # one mask for all steps between layers (not in torch.nn)
         self.weight_dropout = float(weight_dropout)  # DropConnect on W_hh, one mask per forward (not in torch.nn)
         self.num_directions = 2 if bidirectional else 1
@@ -92,7 +93,7 @@ class Recurrent(Module):
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions
             for direction in range(self.num_directions):
-                for kind, shape in self.spec.param_shapes(layer_in, hidden_size, bias).items():
+                for kind, shape in self.spec.param_shapes(layer_in, hidden_size, bias, hidden_bias).items():
                     values = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
                     self.add_param(self._name(kind, layer, direction), values)
         self._cache: Optional[dict] = None
@@ -116,8 +117,8 @@ class Recurrent(Module):
 
     def _folded_bias(self, b_ih, b_hh):
         """The biases added once to the input projection: b_ih + b_hh (GRU: b_ih + [b_hr, b_hz, 0])."""
-        if b_ih is None:
-            return None
+        if b_ih is None or b_hh is None:
+            return b_ih
         if self.spec.folds_hidden_bias:
             return b_ih + b_hh
         folded = b_ih.copy()  # GRU: b_hn stays inside r * (...)
@@ -326,9 +327,10 @@ class Recurrent(Module):
                 if b_ih is not None:
                     bias_grad = flat_dgx.sum(axis=0)
                     self.grads[self._name("bias_ih", layer, direction)] += bias_grad
-                    if dgh is not dgx:
-                        bias_grad = dgh.reshape(steps * batch, gate_rows).sum(axis=0)
-                    self.grads[self._name("bias_hh", layer, direction)] += bias_grad
+                    if b_hh is not None:
+                        if dgh is not dgx:
+                            bias_grad = dgh.reshape(steps * batch, gate_rows).sum(axis=0)
+                        self.grads[self._name("bias_hh", layer, direction)] += bias_grad
                 if one_hot or (layer == 0 and not need_input_grad):
                     continue
                 if d_input is None:  # dx of layer 0 goes to the caller; lower layers' dy is work space

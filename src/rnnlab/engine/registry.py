@@ -59,12 +59,18 @@ class CellSpec:
         """The gradients the cell forms itself: its extra parameters', and "h_prev" for a direct path."""
         return self.extra_param_kinds + (("h_prev",) if self.direct_hidden_grad else ())
 
-    def param_shapes(self, input_size: int, hidden_size: int, bias: bool = True) -> Dict[str, Tuple[int, ...]]:
-        """kind -> shape of one layer and direction's parameters (suffix `_l{k}[_reverse]` on each)."""
+    def param_shapes(self, input_size: int, hidden_size: int, bias: bool = True,
+                     hidden_bias: bool = True) -> Dict[str, Tuple[int, ...]]:
+        """kind -> shape of one layer and direction's parameters (suffix `_l{k}[_reverse]` on each).
+
+        `hidden_bias=False` leaves out bias_hh: one bias per gate, as the d2l and nicodjimenez
+        programs have (PyTorch's layers always have both)."""
         rows = self.num_gates * hidden_size
         shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
         if bias:
-            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+            shapes["bias_ih"] = (rows,)
+            if hidden_bias:
+                shapes["bias_hh"] = (rows,)
         shapes.update({kind: shape(hidden_size) for kind, shape in self.extra_params})
         return shapes
 

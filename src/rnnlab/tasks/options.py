@@ -82,6 +82,8 @@ class ModelOptions:
     init: str = option("pytorch", "weight initialisation", choices=INITS)
     init_scale: float = option(0.1, "std (normal) or bound (uniform) of the initial weights")
     dtype: str = option("float32", "floating-point type", choices=("float32", "float64"))
+    hidden_bias: bool = option(True, "a second recurrent bias b_hh, as PyTorch has (--no-hidden-bias: one bias per "
+                                     "gate, as the d2l and nicodjimenez programs write it; NumPy engine only)")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Turn `defaults` (and `field_help`, `field_choices`) into redeclared fields before @dataclass runs."""
