@@ -16,6 +16,7 @@ text never forms (N, V) logits at once.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect as _pyinspect
 from dataclasses import dataclass, field
 from typing import Dict, Tuple
@@ -97,8 +98,23 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _one_blas_thread():
+    """One BLAS thread while reading: with a batch of 1 each step is a matrix-vector product, which
+    threads only slow down (measured 18 ms vs 0.9 ms per 512x2048 product on a busy 2-core machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def record(model, ids: np.ndarray, chunk: int = 512, top_k: int = TOP_K) -> Recording:
     """Run a NumPy-engine language model over ids (N,) from a zero state, recording everything."""
+    with _one_blas_thread():
+        return _record(model, ids, chunk, top_k)
+
+
+def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     ids = np.asarray(ids, dtype=np.int64)
     cell = model.config.cell
     use_switch = _has_record_switch(model)
