@@ -61,10 +61,11 @@ except ImportError:  # the NumPy column alone
     torch = None
 
 from rnnlab.engine.optim import SGD, clip_grad_norm
+from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.models import ModelConfig, NumpyModel
 
 CLIP, LR = 0.25, 1.0
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+GATES = {name: get_cell(name).num_gates for name in cell_names()}
 
 # name -> (model settings, steps T, batch B)
 CONFIGS: Dict[str, dict] = {

@@ -22,6 +22,7 @@ from rnnlab.backends import require_backend  # noqa: E402
 from rnnlab.backends.torch import TorchModel  # noqa: E402
 from rnnlab.checkpoint import load_checkpoint, split_prefix  # noqa: E402
 from rnnlab.cli import main  # noqa: E402
+from rnnlab.engine.registry import CELLS as REGISTRY, cell_names, get_cell  # noqa: E402
 from rnnlab.errors import UsageError  # noqa: E402
 from rnnlab.models import ModelConfig, NumpyModel  # noqa: E402
 from rnnlab.tasks import TASKS  # noqa: E402
@@ -70,7 +71,22 @@ CONFIGS = {
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("steps,batch", [(6, 4), (1, 1)])
 def test_the_network_matches_the_numpy_model_forward_and_backward(name, steps, batch):
-    config = ModelConfig(input_size=11, output_size=11, hidden_size=8, dtype="float64", **CONFIGS[name])
+    _assert_network_matches(ModelConfig(input_size=11, output_size=11, hidden_size=8, dtype="float64",
+                                        **CONFIGS[name]), steps, batch)
+
+
+# every registered cell torch computes (torch.nn's module or backends/loop.py's step loop), on a 2-layer stack
+TORCH_CELLS = [(spec.name, nonlinearity) for spec in REGISTRY.values() for nonlinearity in spec.torch_nonlinearities]
+
+
+@pytest.mark.parametrize("cell,nonlinearity", TORCH_CELLS, ids=[f"{c}-{n}" for c, n in TORCH_CELLS])
+def test_every_registered_cell_matches_the_numpy_model_on_torch_in_float64(cell, nonlinearity):
+    _assert_network_matches(ModelConfig(input="embedding", input_size=11, output_size=11, hidden_size=8, cell=cell,
+                                        nonlinearity=nonlinearity, num_layers=2, forget_bias=1.0, dtype="float64"),
+                            5, 3)
+
+
+def _assert_network_matches(config, steps, batch):
     ours, theirs = NumpyModel(config, seed=3), TorchModel(config, seed=3, device="cpu")
     ours.eval(), theirs.eval()  # dropout masks differ between the engines: compare without them
     assert list(theirs.params) == list(ours.params)
@@ -96,7 +112,7 @@ def test_the_network_matches_the_numpy_model_forward_and_backward(name, steps, b
         np.testing.assert_allclose(dx_b, dx_a, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell,num_layers", [("lstm", 1), ("gru", 2)])
+@pytest.mark.parametrize("cell,num_layers", [(name, 1 + k % 2) for k, name in enumerate(cell_names())])
 def test_weight_dropout_on_torch_is_the_numpy_model_on_the_masked_recurrent_weights(cell, num_layers):
     config = ModelConfig(input="embedding", input_size=11, output_size=11, hidden_size=8, cell=cell,
                          num_layers=num_layers, weight_dropout=0.5, dtype="float64")
@@ -104,7 +120,7 @@ def test_weight_dropout_on_torch_is_the_numpy_model_on_the_masked_recurrent_weig
     replay = torch.Generator().set_state(theirs.generators["rnn"].get_state())  # the masks it is about to draw
     masks = {}
     for k in range(num_layers):
-        gate_rows = {"lstm": 4, "gru": 3}[cell] * 8
+        gate_rows = get_cell(cell).num_gates * 8
         draw = torch.rand((gate_rows, 8), generator=replay, dtype=torch.float32).numpy()
         masks[f"rnn.weight_hh_l{k}"] = (draw >= 0.5) / 0.5
     ours = NumpyModel(ModelConfig(**{**config.to_dict(), "weight_dropout": 0.0}), seed=3)

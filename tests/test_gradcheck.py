@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from rnnlab.engine.gradcheck import (assert_gradients, check_gradients, format_report,
-                                     numeric_gradients, relative_error)
+from rnnlab.cli import main
+from rnnlab.engine.gradcheck import assert_gradients, check_gradients, format_report, numeric_gradients, relative_error
+from rnnlab.engine.registry import cell_names
 
 
 def _quadratic(seed=0):
@@ -73,3 +74,11 @@ def test_format_report_lists_each_parameter_with_its_status():
     assert len(lines) == 3
     assert lines[1].startswith("weight") and lines[1].endswith("ok")
     assert lines[2].startswith("bias") and lines[2].endswith("FAIL")
+
+
+@pytest.mark.parametrize("cell", cell_names())
+@pytest.mark.parametrize("flags", [["--layers", "2", "--bidirectional"], ["--bptt-truncate", "2"]],
+                         ids=["2-layer-bidirectional", "truncated"])
+def test_rnnlab_gradcheck_passes_for_every_registered_cell(cell, flags, capsys):
+    assert main(["gradcheck", "--cell", cell, *flags]) == 0
+    assert "PASS" in capsys.readouterr().out

@@ -7,11 +7,12 @@ import pytest
 from rnnlab import gradients
 from rnnlab.cli import main
 from rnnlab.engine import RECURRENT
+from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.errors import UsageError
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_zero_recurrent_weights_stop_the_gradient_after_one_step(cell):
+@pytest.mark.parametrize("cell", cell_names())
+def test_zero_recurrent_weights_stop_the_gradient_after_one_step_unless_the_cell_has_a_direct_path(cell):
     layer = gradients.make_layer(cell, hidden=5, input_size=3, seed=0)
     for name, value in layer.params.items():
         if name.startswith("weight_hh"):
@@ -19,7 +20,7 @@ def test_zero_recurrent_weights_stop_the_gradient_after_one_step(cell):
     rng = np.random.default_rng(0)
     norms = gradients.hidden_grad_norms(layer, rng.normal(size=(6, 4, 3)), rng)  # (T, B)
     np.testing.assert_allclose(norms[0], 1.0)  # the unit error at h_T
-    if cell == "gru":  # h_t = (1 - z) n + z h_{t-1}: the direct path survives without W_hh
+    if get_cell(cell).direct_hidden_grad:  # GRU's h_t = (1 - z) n + z h_{t-1}: survives without W_hh
         assert np.all(norms[1:] > 0)
     else:
         assert np.all(norms[1:] == 0.0)
@@ -109,3 +110,15 @@ def test_cli_gradients(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert {p.name for p in tmp_path.glob("*.png")} == {"gradient-flow.png", "spectral-radius.png", "clipping.png"}
     assert main(["gradients", "--cells", "rnn", "--radii", "x", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("cell", [name for name in cell_names() if get_cell(name).forget_gate is not None])
+def test_a_forget_bias_sets_the_forget_rows_of_bias_ih_and_zeroes_those_of_bias_hh(cell):
+    layer = gradients.make_layer(cell, hidden=3, input_size=2, seed=0, forget_bias=2.5)
+    rows = get_cell(cell).forget_rows(3)
+    np.testing.assert_array_equal(layer.params["bias_ih_l0"][rows], 2.5)
+    np.testing.assert_array_equal(layer.params["bias_hh_l0"][rows], 0.0)
+    untouched = gradients.make_layer(cell, hidden=3, input_size=2, seed=0)
+    others = np.ones(untouched.params["bias_ih_l0"].shape, bool)
+    others[rows] = False
+    np.testing.assert_array_equal(layer.params["bias_ih_l0"][others], untouched.params["bias_ih_l0"][others])

@@ -5,6 +5,7 @@ import pytest
 from rnnlab.engine import init
 from rnnlab.engine.gradcheck import assert_gradients
 from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot, add_rows_at
+from rnnlab.engine.registry import cell_names, get_cell
 
 
 def _rng(seed=0):
@@ -40,6 +41,20 @@ def test_set_forget_bias_sets_only_the_second_quarter_in_place():
     np.testing.assert_array_equal(bias, [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
     with pytest.raises(ValueError):
         init.set_forget_bias(np.zeros(9), 3, 1.0, "gru")
+
+
+@pytest.mark.parametrize("cell", cell_names())
+def test_set_forget_bias_sets_the_registry_forget_gate_rows_or_refuses_a_cell_without_one(cell):
+    spec = get_cell(cell)
+    bias = np.zeros(spec.num_gates * 2)
+    if spec.forget_gate is None:
+        with pytest.raises(ValueError, match="no forget gate"):
+            init.set_forget_bias(bias, 2, 1.0, cell)
+        return
+    init.set_forget_bias(bias, 2, 1.0, cell)
+    expected = np.zeros_like(bias)
+    expected[2 * spec.forget_gate:2 * spec.forget_gate + 2] = 1.0
+    np.testing.assert_array_equal(bias, expected)
 
 
 # ---- finite differences ----------------------------------------------------------------

@@ -10,10 +10,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rnnlab.engine import RECURRENT
-from rnnlab.engine.cells import CELLS as ENGINE_CELLS
 from rnnlab.engine.gradcheck import assert_gradients
+from rnnlab.engine.registry import CELLS as REGISTRY
 
-CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+
+def _variants(spec, nonlinearities):
+    """A registered cell's test ids: `rnn_tanh`, `rnn_relu`, ... when its nonlinearity varies, else its name."""
+    return [spec.name] if len(spec.nonlinearities) == 1 else [f"{spec.name}_{n}" for n in nonlinearities]
+
+
+# every registered cell (and nonlinearity) that torch computes too: torch.nn's module or backends/loop.py
+CELLS = [v for spec in REGISTRY.values() for v in _variants(spec, spec.torch_nonlinearities)]
+ALL_VARIANTS = [v for spec in REGISTRY.values() for v in _variants(spec, spec.nonlinearities)]
+ONE_PER_CELL = [_variants(spec, spec.nonlinearities)[0] for spec in REGISTRY.values()]
 TORCH_TOL = 1e-9  # float64, same weights: only rounding differs
 FD_TOL = 1e-6  # central differences, float64
 FD_EPS = 1e-5  # rounding noise ~ |L| 1e-16 / eps dominates below this; truncation ~ eps^2 is far below
@@ -29,22 +38,24 @@ def make_layer(cell, input_size=3, hidden_size=4, num_layers=1, bidirectional=Fa
     kind, _, nonlinearity = cell.partition("_")
     kwargs = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, dropout=dropout,
                   dtype=dtype, seed=seed, weight_dropout=weight_dropout)
-    if kind == "rnn":
+    if nonlinearity:
         kwargs["nonlinearity"] = nonlinearity
     return RECURRENT[kind](input_size, hidden_size, **kwargs)
 
 
 def make_torch(layer, dropout=None, dtype=None):
-    """A torch.nn module with the same architecture as `layer` (weights not copied)."""
+    """A torch module with the same architecture as `layer` (weights not copied): torch.nn's
+    counterpart of the cell, or the step loop of backends/loop.py for a cell torch.nn lacks."""
     torch = _torch()
-    kind, _, nonlinearity = layer.cell_name, None, layer.nonlinearity
-    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
     kwargs = dict(num_layers=layer.num_layers, bias=layer.bias, bidirectional=layer.bidirectional,
                   dropout=layer.dropout if dropout is None else dropout,
                   dtype=torch.float64 if dtype is None else dtype)
-    if kind == "rnn":
-        kwargs["nonlinearity"] = nonlinearity
-    return cls(layer.input_size, layer.hidden_size, **kwargs)
+    if len(layer.spec.nonlinearities) > 1:
+        kwargs["nonlinearity"] = layer.nonlinearity
+    if layer.spec.torch_module is None:
+        from rnnlab.backends.loop import LoopRecurrent
+        return LoopRecurrent(layer.cell_name, layer.input_size, layer.hidden_size, **kwargs)
+    return getattr(torch.nn, layer.spec.torch_module)(layer.input_size, layer.hidden_size, **kwargs)
 
 
 def copy_weights_to_torch(layer, module):
@@ -54,7 +65,7 @@ def copy_weights_to_torch(layer, module):
 
 
 def is_lstm(layer):
-    return layer.cell.has_cell_state
+    return layer.spec.has_cell_state
 
 
 def make_problem(layer, steps, batch, seed=0, with_h0=True):
@@ -221,10 +232,8 @@ def _fd_check(layer, x, h0, dy, dh_n, before_forward=lambda: None):
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("cell", CELLS + ["rnn_sigmoid"])  # sigmoid: not in torch.nn, so only checked here
+@pytest.mark.parametrize("cell", ALL_VARIANTS)  # with those torch lacks (the sigmoid RNN)
 def test_backward_agrees_with_central_differences(cell, num_layers, bidirectional):
-    if cell not in ENGINE_CELLS:
-        pytest.skip(f"{cell} is not an engine cell")
     layer = make_layer(cell, num_layers=num_layers, bidirectional=bidirectional, seed=5, **SHAPES)
     x, h0, dy, dh_n = make_problem(layer, T, B, seed=6)
     _fd_check(layer, x, h0, dy, dh_n)
@@ -352,7 +361,7 @@ def _gradients_only(result):
 
 @pytest.mark.parametrize("with_dh_n", [False, True], ids=["dy_only", "dy_and_dh_n"])
 @pytest.mark.parametrize("k", [0, 1, 3, 5, 9])
-@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
 def test_truncated_backward_equals_the_sum_of_windowed_full_gradients(cell, k, with_dh_n):
     steps = 5
     layer = make_layer(cell, seed=13, **SHAPES)
@@ -365,19 +374,20 @@ def test_truncated_backward_equals_the_sum_of_windowed_full_gradients(cell, k, w
 
 def _direction_as_unidirectional(layer, direction):
     """A one-layer unidirectional copy of one direction of a one-layer bidirectional layer."""
-    uni = make_layer(f"{layer.cell_name}_{layer.nonlinearity}" if layer.cell_name == "rnn" else layer.cell_name,
-                     layer.input_size, layer.hidden_size, bias=layer.bias)
+    uni = make_layer(f"{layer.cell_name}_{layer.nonlinearity}" if len(layer.spec.nonlinearities) > 1
+                     else layer.cell_name, layer.input_size, layer.hidden_size, bias=layer.bias)
     suffix = "_reverse" if direction else ""
     uni.load_state_dict({name: layer.params[name + suffix] for name in uni.params})
     return uni
 
 
 @pytest.mark.parametrize("k", [0, 1, 3])
-@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
 def test_bidirectional_truncation_truncates_each_direction_in_its_own_time_order(cell, k):
     """The reverse direction is a unidirectional layer over reversed time, truncated the same way."""
-    steps, lstm = 5, cell == "lstm"
+    steps = 5
     layer = make_layer(cell, bidirectional=True, seed=43, **SHAPES)
+    lstm = is_lstm(layer)
     x, h0, dy, dh_n = make_problem(layer, steps, B, seed=44)
     ours = _gradients_only(run_ours(layer, x, h0, dy, dh_n, bptt_truncate=k))
     H = layer.hidden_size
@@ -400,7 +410,7 @@ def test_bidirectional_truncation_truncates_each_direction_in_its_own_time_order
 
 
 @pytest.mark.parametrize("k", [0, 1])
-@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
 def test_short_truncation_differs_from_full_backprop(cell, k):
     layer = make_layer(cell, seed=15, **SHAPES)
     x, h0, dy, dh_n = make_problem(layer, 5, B, seed=16)
@@ -491,7 +501,7 @@ def test_integer_ids_give_torchs_outputs_and_gradients_for_their_one_hot_vectors
     assert_all_close(ours, theirs)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
 def test_integer_ids_backward_agrees_with_central_differences(cell):
     layer = make_layer(cell, num_layers=2, bidirectional=True, seed=44, **SHAPES)
     _, h0, dy, dh_n = make_problem(layer, 3, B, seed=45)
@@ -642,20 +652,38 @@ def test_with_zero_recurrence_only_the_last_step_hidden_grad_is_nonzero():
     np.testing.assert_array_equal(recorded[-1], dy[-1])
 
 
+def torch_cell_step(layer, direction):
+    """One step of layer 0 in torch: torch.nn's XCell, or the cell's own step equations for a loop cell."""
+    torch = _torch()
+    suffix = "_reverse" if direction else ""
+    weights = {kind: torch.from_numpy(layer.params[f"{kind}_l0{suffix}"])
+               for kind in layer.spec.param_shapes(layer.input_size, layer.hidden_size)}
+    if layer.spec.torch_module is None:
+        weights = {kind: w.clone().requires_grad_() for kind, w in weights.items()}  # so h_t has a graph
+        extras = {kind: weights[kind] for kind in layer.spec.extra_param_kinds}
+
+        def step(x_t, state):
+            h, c = state if is_lstm(layer) else (state, None)
+            projected = x_t @ weights["weight_ih"].T + weights["bias_ih"] + weights["bias_hh"]
+            h, c = layer.cell.step(projected, h, c, weights["weight_hh"], extras, torch.sigmoid, torch.tanh)
+            return (h, c) if is_lstm(layer) else h
+        return step
+    kwargs = dict(nonlinearity=layer.nonlinearity) if len(layer.spec.nonlinearities) > 1 else {}
+    cell = getattr(torch.nn, layer.spec.torch_module + "Cell")(layer.input_size, layer.hidden_size,
+                                                               dtype=torch.float64, **kwargs)
+    cell.load_state_dict(weights)
+    return cell
+
+
 def torch_unrolled_hidden_grads(layer, x, h0, dy, dh_n):
     """dL/dh_t per direction from an unrolled torch cell loop with retained grads."""
     torch = _torch()
     lstm = is_lstm(layer)
     steps, hidden = x.shape[0], layer.hidden_size
-    cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[layer.cell_name]
-    kwargs = dict(nonlinearity=layer.nonlinearity) if layer.cell_name == "rnn" else {}
     xt = torch.from_numpy(x)
     loss, hidden_states = 0.0, {}
     for direction in range(layer.num_directions):
-        suffix = "_reverse" if direction else ""
-        cell = cls(layer.input_size, hidden, dtype=torch.float64, **kwargs)
-        cell.load_state_dict({kind: torch.from_numpy(layer.params[f"{kind}_l0{suffix}"])
-                              for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        cell = torch_cell_step(layer, direction)
         h = torch.from_numpy(h0[0][direction] if lstm else h0[direction])
         c = torch.from_numpy(h0[1][direction]) if lstm else None
         states = {}
@@ -727,7 +755,7 @@ def test_any_small_configuration_matches_torch_in_float64(cell, steps, batch, in
 def test_float32_is_the_default_and_stays_close_to_torch_float32(cell, bidirectional):
     torch = _torch()
     kind, _, nonlinearity = cell.partition("_")
-    kwargs = dict(nonlinearity=nonlinearity) if kind == "rnn" else {}
+    kwargs = dict(nonlinearity=nonlinearity) if nonlinearity else {}
     layer = RECURRENT[kind](3, 4, num_layers=2, bidirectional=bidirectional, seed=41, **kwargs)
     assert all(p.dtype == np.float32 for p in layer.params.values())
     module = make_torch(layer, dtype=torch.float32)
@@ -742,3 +770,120 @@ def test_float32_is_the_default_and_stays_close_to_torch_float32(cell, bidirecti
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6, err_msg=name)
     for name in theirs:  # gradients: float32 rounding accumulates over steps and layers
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+# ---- 10. recording what happens inside ---------------------------------------------------------------------------
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _split(a, parts):
+    return np.split(a, parts, axis=-1)
+
+
+def _rnn_step(p, x, h, c, nonlinearity):
+    act = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0), "sigmoid": _sig}[nonlinearity]
+    h = act(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"])
+    return h, None, {"h": h}
+
+
+def _lstm_step(p, x, h, c, nonlinearity):
+    i, f, g, o = _split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"], 4)
+    i, f, g, o = _sig(i), _sig(f), np.tanh(g), _sig(o)
+    c = f * c + i * g
+    return o * np.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+
+
+def _gru_step(p, x, h, c, nonlinearity):
+    xr, xz, xn = _split(x @ p["weight_ih"].T + p["bias_ih"], 3)
+    hr, hz, hn = _split(h @ p["weight_hh"].T + p["bias_hh"], 3)
+    r, z = _sig(xr + hr), _sig(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return (1 - z) * n + z * h, None, {"r": r, "z": z, "n": n}
+
+
+def _peephole_step(p, x, h, c, nonlinearity):  # Gers & Schmidhuber 2000
+    i, f, g, o = _split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"], 4)
+    i, f, g = _sig(i + p["weight_ci"] * c), _sig(f + p["weight_cf"] * c), np.tanh(g)
+    c = f * c + i * g
+    o = _sig(o + p["weight_co"] * c)
+    return o * np.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+
+
+def _minimal_lstm_step(p, x, h, s, nonlinearity):  # the nicodjimenez/lstm tutorial, on [x, h]
+    w = np.concatenate([p["weight_ih"], p["weight_hh"]], axis=1)  # the tutorial's stacked (4H, I+H)
+    g, i, f, o = _split(np.concatenate([x, h], axis=1) @ w.T + p["bias_ih"] + p["bias_hh"], 4)
+    g, i, f, o = np.tanh(g), _sig(i), _sig(f), _sig(o)
+    s = g * i + s * f
+    return s * o, s, {"g": g, "i": i, "f": f, "o": o}
+
+
+# one step of each registered cell from its equations: a new cell needs its own entry here
+REFERENCE_STEPS = {"rnn": _rnn_step, "lstm": _lstm_step, "gru": _gru_step, "peephole": _peephole_step,
+                   "minimal-lstm": _minimal_lstm_step}
+
+
+def manual_recording(layer, x, h0):
+    """(layer, direction) -> {"h", "c"?, gates...} by running the reference step over time."""
+    step = REFERENCE_STEPS[layer.cell_name]
+    has_c = is_lstm(layer)
+    steps = x.shape[0]
+    out, layer_input = {}, x
+    for k in range(layer.num_layers):
+        outputs = []
+        for d in range(layer.num_directions):
+            suffix = "_reverse" if d else ""
+            p = {kind: layer.params[f"{kind}_l{k}{suffix}"]
+                 for kind in layer.spec.param_shapes(1, layer.hidden_size)}
+            index = k * layer.num_directions + d
+            h, c = (h0[0][index], h0[1][index]) if has_c else (h0[index], None)
+            rec = {}
+            for t in (reversed(range(steps)) if d else range(steps)):
+                h, c, gates = step(p, layer_input[t], h, c, layer.nonlinearity)
+                for name, value in dict(gates, h=h, **({"c": c} if has_c else {})).items():
+                    rec.setdefault(name, [None] * steps)[t] = value
+            out[(k, d)] = {name: np.stack(values) for name, values in rec.items()}
+            outputs.append(out[(k, d)]["h"])
+        layer_input = np.concatenate(outputs, axis=2)
+    return out
+
+
+@pytest.mark.parametrize("cell", ALL_VARIANTS)
+def test_recorded_h_c_and_gate_activations_equal_a_step_by_step_forward_from_the_equations(cell):
+    assert cell.partition("_")[0] in REFERENCE_STEPS, f"write the reference equations of the {cell} cell"
+    layer = make_layer(cell, num_layers=2, bidirectional=True, seed=45, **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B, seed=46)
+    y, _ = layer.forward(x, h0, record=True)
+    expected = manual_recording(layer, x, h0)
+    assert set(layer.recorded) == set(expected)
+    for key, theirs in expected.items():
+        names = {"h", *layer.spec.gate_names} | ({"c"} if is_lstm(layer) else set())
+        assert set(layer.recorded[key]) == names == set(theirs), key
+        for name, value in theirs.items():
+            assert_close(layer.recorded[key][name], value, f"recorded{key}[{name}]", tol=1e-12)
+    np.testing.assert_array_equal(layer.recorded[(1, 0)]["h"], y[:, :, :layer.hidden_size])
+
+
+@pytest.mark.parametrize("cell", ONE_PER_CELL)
+def test_recordings_are_copies_that_a_later_forward_leaves_alone_and_are_empty_when_not_asked(cell):
+    layer = make_layer(cell, seed=47, **SHAPES)
+    x, h0, _, _ = make_problem(layer, T, B, seed=48)
+    layer.forward(x, h0, record=True)
+    first = {name: value.copy() for name, value in layer.recorded[(0, 0)].items()}
+    recorded = layer.recorded
+    layer.forward(x[::-1].copy(), h0)  # reuses every work buffer
+    assert layer.recorded == {}
+    for name, value in first.items():
+        np.testing.assert_array_equal(recorded[(0, 0)][name], value, err_msg=name)
+
+
+def test_a_models_forward_with_record_fills_its_recurrent_layers_recordings():
+    from rnnlab.models import ModelConfig, NumpyModel
+
+    model = NumpyModel(ModelConfig(input="embedding", input_size=7, output_size=7, hidden_size=4, num_layers=2),
+                       seed=0)
+    model.forward(np.zeros((3, 2), dtype=np.int64), record=True)
+    assert set(model.rnn.recorded) == {(0, 0), (1, 0)}
+    assert model.rnn.recorded[(1, 0)]["h"].shape == (3, 2, 4)
+    model.forward(np.zeros((3, 2), dtype=np.int64))
+    assert model.rnn.recorded == {}

@@ -23,6 +23,7 @@ from dataclasses import MISSING, fields
 from typing import List, Optional
 
 from rnnlab import __version__
+from rnnlab.engine.registry import cell_names
 from rnnlab.errors import UsageError
 
 
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17, help="ONNX opset version [17]")
 
     gradcheck = commands.add_parser("gradcheck", help="compare backprop with central finite differences")
-    gradcheck.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    gradcheck.add_argument("--cell", choices=cell_names(), default="lstm")
     gradcheck.add_argument("--layers", type=int, default=1)
     gradcheck.add_argument("--bidirectional", action="store_true")
     gradcheck.add_argument("--nonlinearity", choices=("tanh", "relu", "sigmoid"), default="tanh")

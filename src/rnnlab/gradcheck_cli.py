@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.engine import RECURRENT
+from rnnlab.engine import make_recurrent
 from rnnlab.engine.gradcheck import check_gradients, format_report
 
 
@@ -25,8 +25,8 @@ def _loss_fn(layer, x, h0, weights_y, weights_h):
 def run_gradcheck(args) -> int:
     rng = np.random.default_rng(args.seed)
     steps, batch, inputs, hidden = 4, 2, 3, 5
-    layer = RECURRENT[args.cell](inputs, hidden, num_layers=args.layers, bidirectional=args.bidirectional,
-                                 dtype=np.float64, seed=args.seed, nonlinearity=args.nonlinearity)
+    layer = make_recurrent(args.cell, inputs, hidden, num_layers=args.layers, bidirectional=args.bidirectional,
+                           dtype=np.float64, seed=args.seed, nonlinearity=args.nonlinearity)
     directions = 2 if args.bidirectional else 1
     x = rng.normal(size=(steps, batch, inputs))
     state = layer.init_state(batch)
@@ -45,7 +45,7 @@ def run_gradcheck(args) -> int:
     analytic = {**layer.grads, "input x": dx, "initial h0": grad_h0}
     # eps 1e-5: truncation error ~eps^2 and rounding ~1e-16/eps both stay far below 1e-6
     errors = check_gradients(params, analytic, _loss_fn(layer, x, h0, weights_y, weights_h), eps=1e-5)
-    title = (f"gradcheck: {args.cell} ({args.nonlinearity if args.cell == 'rnn' else 'standard'}), "
+    title = (f"gradcheck: {args.cell} ({layer.nonlinearity if len(layer.spec.nonlinearities) > 1 else 'standard'}), "
              f"{args.layers} layer(s), {'bi' if args.bidirectional else 'uni'}directional, float64, "
              f"T={steps} B={batch} input={inputs} hidden={hidden}")
     print(title)

@@ -37,9 +37,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from rnnlab.engine import RECURRENT
+from rnnlab.engine import make_recurrent
+from rnnlab.engine.init import set_forget_biases
 from rnnlab.engine.losses import mean_squared_error
 from rnnlab.engine.optim import SGD, clip_grad_norm
+from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.errors import UsageError
 
 REPORT_STEPS_BACK = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -67,8 +69,9 @@ class ClipTrace:
 # --------------------------------------------------------------------------- measurement
 def set_spectral_radius(layer, radius: float, layer_index: int = 0) -> None:
     """Scale W_hh of an RNN layer so its largest |eigenvalue| is `radius` (in place)."""
-    if layer.cell_name != "rnn":
-        raise UsageError("a spectral radius can be set for the plain RNN only (its W_hh is one matrix)")
+    if layer.spec.num_gates != 1:
+        raise UsageError("a spectral radius can be set for a one-gate cell only, the plain RNN (its W_hh is one "
+                         "matrix)")
     weight = layer.params[f"weight_hh_l{layer_index}"]  # (H, H)
     current = float(np.max(np.abs(np.linalg.eigvals(weight))))
     if current == 0.0:
@@ -98,14 +101,13 @@ def hidden_grad_norms(layer, x: np.ndarray, rng: np.random.Generator, h0=None) -
 def make_layer(cell: str, hidden: int, input_size: int, seed: int, nonlinearity: str = "tanh",
                spectral_radius: Optional[float] = None, forget_bias: Optional[float] = None):
     """A one-layer float64 NumPy layer with PyTorch's initialisation, optionally rescaled."""
-    if cell not in RECURRENT:
-        raise UsageError(f"unknown cell {cell!r}; choose from {', '.join(RECURRENT)}")
-    layer = RECURRENT[cell](input_size, hidden, dtype=np.float64, seed=seed, nonlinearity=nonlinearity)
+    if cell not in cell_names():
+        raise UsageError(f"unknown cell {cell!r}; choose from {', '.join(cell_names())}")
+    layer = make_recurrent(cell, input_size, hidden, dtype=np.float64, seed=seed, nonlinearity=nonlinearity)
     if spectral_radius is not None:
         set_spectral_radius(layer, spectral_radius)
-    if forget_bias is not None and cell == "lstm":
-        layer.params["bias_ih_l0"][hidden:2 * hidden] = forget_bias
-        layer.params["bias_hh_l0"][hidden:2 * hidden] = 0.0
+    if forget_bias is not None and layer.spec.forget_gate is not None:
+        set_forget_biases(layer.params, cell, hidden, forget_bias)
     return layer
 
 
@@ -132,8 +134,9 @@ def measure_run(run_dir, steps: int, seeds: Sequence[int] = (0, 1, 2), batch: in
     task = api.load(run_dir, load_data=False)
     model = task.model
     config = model.config
-    layer = RECURRENT[config.cell](config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
-                                   bias=config.bias, dtype=np.float64, nonlinearity=config.nonlinearity)
+    layer = make_recurrent(config.cell, config.recurrent_input_size, config.hidden_size,
+                           num_layers=config.num_layers, bias=config.bias, dtype=np.float64,
+                           nonlinearity=config.nonlinearity)
     layer.load_state_dict(model.rnn.state_dict())
     layer.eval()
     norms = []
@@ -227,17 +230,18 @@ def run(cells: Sequence[str] = ("rnn", "lstm", "gru"), steps: int = 100, hidden:
         forget_bias: Optional[float] = None, clip_updates: int = 150, out_dir=None) -> GradientReport:
     """Everything `rnnlab gradients` shows; writes gradients.json and PNGs into out_dir if given."""
     _check_positive(steps=steps, hidden=hidden, seeds=seeds, batch=batch)
-    unknown = [c for c in cells if c not in RECURRENT]
+    unknown = [c for c in cells if c not in cell_names()]
     if unknown or not cells:
-        raise UsageError(f"--cells must list some of {', '.join(RECURRENT)}; got {','.join(cells) or 'nothing'}")
+        raise UsageError(f"--cells must list some of {', '.join(cell_names())}; got {','.join(cells) or 'nothing'}")
     if any(not (r > 0 and math.isfinite(r)) for r in radii):
         raise UsageError(f"--radii must be positive numbers, got {list(radii)}")
     started = time.perf_counter()
     seed_list = tuple(range(seeds))
     curves = [Curve(f"{cell} (init)", measure_cell(cell, steps, hidden, seed_list, batch)) for cell in cells]
-    if forget_bias is not None and "lstm" in cells:
-        curves.append(Curve(f"lstm (init, forget bias {forget_bias:g})",
-                            measure_cell("lstm", steps, hidden, seed_list, batch, forget_bias=forget_bias)))
+    if forget_bias is not None:  # again, for each cell with a forget gate
+        curves += [Curve(f"{cell} (init, forget bias {forget_bias:g})",
+                         measure_cell(cell, steps, hidden, seed_list, batch, forget_bias=forget_bias))
+                   for cell in cells if get_cell(cell).forget_gate is not None]
     for run_dir in trained:
         curves.append(measure_run(run_dir, steps, seed_list, batch))
     radius_curves = [Curve(f"tanh RNN, radius {r:g}", measure_cell("rnn", steps, hidden, seed_list, batch,

@@ -27,10 +27,12 @@ from typing import Optional
 
 import numpy as np
 
-from rnnlab.engine import RECURRENT
+from rnnlab.engine import make_recurrent
 from rnnlab.engine.adaptive import AdaptiveSoftmax, check_cutoffs
+from rnnlab.engine.init import orthogonal, set_forget_biases
 from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
 from rnnlab.engine.losses import softmax_cross_entropy
+from rnnlab.engine.registry import cell_names, get_cell
 
 INPUTS = ("onehot", "embedding", "dense")
 INITS = ("pytorch", "normal", "uniform", "orthogonal")
@@ -43,7 +45,7 @@ class ModelConfig:
     input: str = "embedding"  # onehot | embedding (token ids in) | dense (real features in)
     input_size: int = 0  # vocabulary size (onehot/embedding) or features per step (dense)
     output_size: int = 0  # vocabulary size, or regression outputs
-    cell: str = "lstm"  # rnn | lstm | gru
+    cell: str = "lstm"  # a registered cell (engine/registry.py): rnn | lstm | gru | peephole | minimal-lstm
     nonlinearity: str = "tanh"  # rnn only: tanh | relu | sigmoid (sigmoid: NumPy engine only)
     hidden_size: int = 256
     num_layers: int = 1
@@ -57,7 +59,7 @@ class ModelConfig:
     init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
     init_scale: float = 0.1
     bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
-    forget_bias: Optional[float] = None  # LSTM: total forget-gate bias (b_ih + b_hh)
+    forget_bias: Optional[float] = None  # cells with a forget gate: total forget-gate bias (b_ih + b_hh)
     adaptive_cutoffs: tuple = ()  # () a full softmax head; else an adaptive softmax's cluster starts
     dtype: str = "float32"
 
@@ -78,8 +80,8 @@ class ModelConfig:
         """ValueError with a sentence for settings that cannot work."""
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
-        if self.cell not in RECURRENT:
-            raise ValueError(f"cell must be one of {sorted(RECURRENT)}, got {self.cell!r}")
+        if self.cell not in cell_names():
+            raise ValueError(f"cell must be one of {', '.join(cell_names())}, got {self.cell!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         for name in ("input_size", "output_size", "hidden_size", "num_layers"):
@@ -136,8 +138,9 @@ class NumpyModel:
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = Linear(in_features, config.projection_size, dtype=dtype, seed=seeds[2])
             self.layers["projection"] = self.projection
-        self.rnn = RECURRENT[config.cell](
-            config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers, bias=config.bias,
+        self.rnn = make_recurrent(
+            config.cell, config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
+            bias=config.bias,
             dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
             locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn
@@ -212,12 +215,13 @@ class NumpyModel:
     def init_state(self, batch_size: int):
         return self.rnn.init_state(batch_size)
 
-    def forward(self, inputs: np.ndarray, state=None):
+    def forward(self, inputs: np.ndarray, state=None, record: bool = False):
         """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state.
 
         The outputs are logits; an adaptive head gives log-probabilities (also logits).
+        record=True fills `self.rnn.recorded` (engine/recurrent.py: h, c and every gate per layer).
         """
-        features, state = self._features(inputs, state)  # (T, B, E or H)
+        features, state = self._features(inputs, state, record)  # (T, B, E or H)
         if self.config.adaptive_cutoffs:
             steps, batch, _ = features.shape
             return self.head.log_probs(features).reshape(steps, batch, -1), state
@@ -244,7 +248,7 @@ class NumpyModel:
             self._backward_features(self.head.backward().reshape(features.shape), None, bptt_truncate)
         return loss, state
 
-    def _features(self, inputs: np.ndarray, state):
+    def _features(self, inputs: np.ndarray, state, record: bool = False):
         """Everything before the head: (T, B, E or H) and the final state."""
         if self.config.input == "onehot" and self.projection is None:
             x = inputs  # (T, B) ids: the recurrent layer reads them as one-hot rows, without the matrix
@@ -253,7 +257,7 @@ class NumpyModel:
             x = self.input_dropout.forward(x)
         if self.projection is not None:
             x = self.projection.forward(x)  # (T, B, P)
-        y, state = self.rnn.forward(x, state)  # (T, B, H)
+        y, state = self.rnn.forward(x, state, record=record)  # (T, B, H)
         y = self.output_dropout.forward(y)
         if self.head_projection is not None:
             y = self.head_projection.forward(y)  # (T, B, E)
@@ -299,16 +303,8 @@ def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> N
         elif config.init == "uniform" and not is_bias:
             value[...] = rng.uniform(-config.init_scale, config.init_scale, size=value.shape)
         elif config.init == "orthogonal" and "weight_hh" in name:
-            hidden = value.shape[1]
-            for block in range(value.shape[0] // hidden):  # each gate's H x H block orthogonal
-                q, r = np.linalg.qr(rng.normal(size=(hidden, hidden)))
-                value[block * hidden:(block + 1) * hidden] = q * np.sign(np.diag(r))
+            value[...] = orthogonal(rng, value.shape, dtype=value.dtype)  # each gate's H x H block orthogonal
         if is_bias and config.bias_value is not None:
             value[...] = config.bias_value
-    if config.forget_bias is not None and config.cell == "lstm":
-        hidden = config.hidden_size
-        for name, value in params.items():
-            if name.startswith("rnn.bias_ih"):
-                value[hidden:2 * hidden] = config.forget_bias
-            elif name.startswith("rnn.bias_hh"):
-                value[hidden:2 * hidden] = 0.0
+    if config.forget_bias is not None and get_cell(config.cell).forget_gate is not None:
+        set_forget_biases(params, config.cell, config.hidden_size, config.forget_bias, prefix="rnn.")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from rnnlab.backends.torch import Network, TorchModel
+from rnnlab.engine.registry import get_cell
 from rnnlab.errors import UsageError
 
 
@@ -47,7 +48,11 @@ class _WithExplicitState(nn.Module):
 def export_onnx(model: TorchModel, path: Union[str, Path], opset: int = 17) -> Path:
     """Write `model` (eval mode, float32, CPU) to `path` as ONNX -> the path."""
     config = model.config
-    lstm = config.cell == "lstm"
+    spec = get_cell(config.cell)
+    if spec.torch_module is None:
+        raise UsageError(f"ONNX export needs a cell with a torch.nn counterpart; the {config.cell} cell runs as a "
+                         f"Python step loop on torch: use the NumPy checkpoint instead")
+    lstm = spec.has_cell_state
     network = Network(config, generators={}).eval()  # float32 on the CPU; eval mode draws no dropout masks
     network.load_state_dict({name: value.to(device="cpu", dtype=torch.float32)
                              for name, value in model.network.state_dict().items()})

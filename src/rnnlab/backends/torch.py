@@ -5,7 +5,8 @@
     model.backward(d_logits)                             # gradients into the torch parameters
 
 The network is torch.nn.Embedding | one-hot | dense input -> [Linear projection] ->
-torch.nn.RNN/LSTM/GRU (cuDNN on CUDA) -> Linear head, with dropout where the NumPy model
+torch.nn.RNN/LSTM/GRU (cuDNN on CUDA; a registered cell torch.nn lacks, such as the peephole
+LSTM, runs as backends/loop.py's step loop of the same equations) -> Linear head, with dropout where the NumPy model
 has it. Parameter names are the NumPy model's (`embedding.weight`, `rnn.weight_ih_l0`,
 `head.weight`, ...) and so are the layouts, so `state_dict()` moves between the engines
 unchanged, and the initial weights are the NumPy model's for the same seed (it is built
@@ -49,11 +50,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.backends import DEVICES, distributed
+from rnnlab.backends.loop import recurrent_module
+from rnnlab.engine.registry import get_cell
 from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig, NumpyModel, logits_loss
 
-TORCH_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 RNG_NAMES = ("rnn", "input_dropout", "output_dropout")  # as NumpyModel.rngs()
+
 
 
 def resolve_device(device: str) -> torch.device:
@@ -88,8 +91,9 @@ class Network(nn.Module):
         if config.projection_size:
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = nn.Linear(in_features, config.projection_size)
-        kind = TORCH_RECURRENT[config.cell]
-        extra = {"nonlinearity": config.nonlinearity} if config.cell == "rnn" else {}
+        kind = recurrent_module(config.cell)
+        spec = get_cell(config.cell)
+        extra = {"nonlinearity": config.nonlinearity} if len(spec.nonlinearities) > 1 else {}
         self.stacked = config.num_layers > 1 and config.dropout > 0
         if self.stacked:
             self.rnn = nn.ModuleList(
@@ -169,7 +173,7 @@ class Network(nn.Module):
     def _recurrent(self, x: torch.Tensor, state):
         if not self.stacked:
             return self._run(self.rnn, x, state)
-        lstm = self.config.cell == "lstm"
+        lstm = get_cell(self.config.cell).has_cell_state
         finals = []
         for k, layer in enumerate(self.rnn):
             if k > 0:
@@ -222,9 +226,10 @@ class TorchModel:
 
     def __init__(self, config: ModelConfig, seed: Optional[int] = None, device: str = "auto") -> None:
         config.validate()
-        if config.cell == "rnn" and config.nonlinearity == "sigmoid":
-            raise UsageError("--nonlinearity sigmoid exists on the NumPy engine only (torch.nn.RNN has tanh "
-                             "and relu); use --backend numpy or another nonlinearity")
+        spec = get_cell(config.cell)
+        if len(spec.nonlinearities) > 1 and config.nonlinearity not in spec.torch_nonlinearities:
+            raise UsageError(f"--nonlinearity {config.nonlinearity} exists on the NumPy engine only (torch has "
+                             f"{', '.join(spec.torch_nonlinearities)}); use --backend numpy or another nonlinearity")
         if config.adaptive_cutoffs:
             raise UsageError("an adaptive softmax head (--adaptive-softmax) exists on the NumPy engine only: train it "
                              "with --backend numpy (it cannot run on torch or be exported to ONNX)")
@@ -321,7 +326,7 @@ class TorchModel:
     def init_state(self, batch_size: int):
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         zeros = np.zeros(shape, dtype=self.config.dtype)
-        return (zeros, zeros.copy()) if self.config.cell == "lstm" else zeros
+        return (zeros, zeros.copy()) if get_cell(self.config.cell).has_cell_state else zeros
 
     def forward(self, inputs: np.ndarray, state=None):
         """inputs (T, B) ids or (T, B, F) features -> outputs (T, B, output_size), final state (NumPy)."""

@@ -9,7 +9,9 @@ writes the gradient of the gate pre-activations; the caller turns those into
 
 Arrays are indexed in *processing order*: for the reverse direction the caller passes
 reversed views (`a[::-1]`), so the cells never know which way time runs. Shapes:
-T steps, B batch, H hidden, G gates (RNN 1, GRU 3, LSTM 4).
+T steps, B batch, H hidden, G gates (RNN 1, GRU 3, LSTM 4). `extras` holds a cell's parameters
+beyond W_ih, W_hh and the biases (the peephole weights), by kind; `activations(cache)` gives the
+activated gates (T, B, G*H) and the cell state (or None) in processing order, for recording.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ class RNNCell:
             raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
 
-    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer):
+    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,H) is overwritten; h_out (T,B,H) receives h_1..h_T. Returns (h_T, None, cache)."""
         w_hh_t = w_hh.T  # (H, H) view, BLAS reads it transposed
         h_prev = h0
@@ -76,6 +78,10 @@ class RNNCell:
             np.multiply(dh, h > 0, out=dgx)
         return None
 
+    @staticmethod
+    def activations(cache):
+        return cache["h"], None
+
 
 class LSTMCell:
     """PyTorch's LSTM, gate order i, f, g, o; xp_t = W_ih x_t + b_ih + b_hh.
@@ -89,7 +95,7 @@ class LSTMCell:
     has_cell_state = True
     folds_hidden_bias = True
 
-    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer):
+    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,4H) becomes the activated gates; h_out (T,B,H). Returns (h_T, c_T, cache).
 
         `buffer(role, shape)` hands out reusable work arrays (no allocation per call).
@@ -160,6 +166,10 @@ class LSTMCell:
         np.multiply(dc, f, out=dc)
         return dc
 
+    @staticmethod
+    def activations(cache):
+        return cache["gates"], cache["c"]
+
 
 class GRUCell:
     """PyTorch's GRU, gate order r, z, n; xp_t = W_ih x_t + b_ih + [b_hr, b_hz, 0].
@@ -173,7 +183,7 @@ class GRUCell:
     has_cell_state = False
     folds_hidden_bias = False  # b_hn sits inside r * (...), so only b_hr, b_hz are folded
 
-    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer):
+    def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
         """xp (T,B,3H) becomes [r, z, n]; h_out (T,B,H). Returns (h_T, None, cache)."""
         steps, batch, three_h = xp.shape
         hidden = three_h // 3
@@ -244,7 +254,8 @@ class GRUCell:
         hidden = dh.shape[1]
         return dh * cache["gates"][t][:, hidden : 2 * hidden]
 
+    @staticmethod
+    def activations(cache):
+        return cache["gates"], None
 
-CELLS = {"rnn_tanh": lambda: RNNCell("tanh"), "rnn_relu": lambda: RNNCell("relu"),
-         "rnn_sigmoid": lambda: RNNCell("sigmoid"),
-         "lstm": LSTMCell, "gru": GRUCell}
+

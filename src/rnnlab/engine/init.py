@@ -18,6 +18,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from .registry import get_cell
+
 Shape = Union[int, Sequence[int]]
 
 
@@ -78,15 +80,27 @@ def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0,
 
 def set_forget_bias(bias: np.ndarray, hidden_size: int, value: float = 1.0,
                     cell: str = "lstm") -> np.ndarray:
-    """Sets the LSTM forget-gate bias in place and returns `bias`.
+    """Sets the forget-gate rows of one stacked (G*H,) bias of `cell` in place and returns `bias`.
 
-    LSTM biases are stacked in PyTorch's gate order i, f, g, o, so the forget gate is
-    rows H:2H of the (4H,) bias. Note that PyTorch adds `bias_ih` and `bias_hh`: to get
-    an effective forget bias of `value`, set it on one and leave the other's at 0.
+    The rows are the registry's (`forget_gate`: LSTM and peephole i, f, g, o -> rows H:2H).
+    PyTorch-style cells add `bias_ih` and `bias_hh`: for an effective forget bias of `value`,
+    set it on one and leave the other's at 0 (`set_forget_biases` does both).
     """
-    if cell.lower() != "lstm":
-        raise ValueError(f"forget-gate bias is defined for the LSTM only, not {cell!r}")
-    if bias.shape[0] != 4 * hidden_size:
-        raise ValueError(f"expected an LSTM bias of length {4 * hidden_size}, got {bias.shape}")
-    bias[hidden_size:2 * hidden_size] = value
+    spec = get_cell(cell)
+    rows = spec.forget_rows(hidden_size)  # ValueError for a cell without a forget gate
+    if bias.shape[0] != spec.num_gates * hidden_size:
+        raise ValueError(f"expected a {cell} bias of length {spec.num_gates * hidden_size}, got {bias.shape}")
+    bias[rows] = value
     return bias
+
+
+def set_forget_biases(params: dict, cell: str, hidden_size: int, value: float, prefix: str = "") -> None:
+    """For every layer and direction: forget rows of bias_ih = value, of bias_hh = 0 (in place).
+
+    `prefix` is where the recurrent stack's names start in `params` ("rnn." in a model).
+    """
+    for name, bias in params.items():
+        if name.startswith(prefix + "bias_ih"):
+            set_forget_bias(bias, hidden_size, value, cell)
+        elif name.startswith(prefix + "bias_hh"):
+            set_forget_bias(bias, hidden_size, 0.0, cell)

@@ -1,4 +1,7 @@
-"""RNN, LSTM and GRU layers: multi-layer, bidirectional, dropout between layers.
+"""The recurrent stack of any registered cell (registry.py): layers, directions, dropout between layers.
+
+One (layer, direction) through time (forward, full and truncated backward) is direction.py;
+this module projects the inputs, splits and joins the states, and forms the weight gradients.
 
 The contract mirrors `torch.nn.RNN/LSTM/GRU` (time-major, PyTorch's parameter names,
 layouts and gate orders), so a `state_dict` moves between the two unchanged:
@@ -6,7 +9,7 @@ layouts and gate orders), so a `state_dict` moves between the two unchanged:
     y, h_n = layer.forward(x, h0=None)        # x (T, B, I) -> y (T, B, D*H), h_n (L*D, B, H)
     dx = layer.backward(dy, dh_n=None)        # adds parameter gradients into layer.grads
 
-For the LSTM, `h0`, `h_n` and `dh_n` are pairs `(h, c)`. After `backward`,
+For cells with a cell state (the LSTMs), `h0`, `h_n` and `dh_n` are pairs `(h, c)`. After `backward`,
 `layer.grad_h0` holds dL/dh0 in the same form (how a caller carries gradients across
 windows, or cuts them: ignore it).
 
@@ -25,6 +28,11 @@ each forward runs on W_hh * m / (1 - p), with a 0/1 mask m drawn per weight (1 w
 probability 1 - p) for the whole sequence, and backward gives dW_hh = m / (1 - p) * (the
 gradient of the masked weights). The parameters themselves are never changed.
 
+Recording (`forward(x, h0, record=True)`) fills `layer.recorded`: (layer, direction) ->
+{"h": (T,B,H), "c": (T,B,H) for cells with a cell state, and per gate name of the cell's
+registry entry its activation (T,B,H)}, copies in time order (index t is step t in both
+directions). Off (the default), nothing is copied.
+
 Per layer and direction the work is: one matrix product (or lookup) for the input
 projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at
 once; after the backward loop one product each for dW_ih, dW_hh and dx.
@@ -35,28 +43,30 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .cells import CELLS
+from . import direction as bptt
 from .layers import add_rows_at, check_indices
 from .module import Module
+from .registry import cell_names, get_cell
 
 State = Union[np.ndarray, tuple]
 
 
-def _reversed_if(array: np.ndarray, reverse: bool) -> np.ndarray:
-    """A view in processing order: time runs backwards for the reverse direction."""
-    return array[::-1] if reverse else array
+_reversed_if = bptt.reversed_if
 
 
 class Recurrent(Module):
-    """Shared machinery of RNN, LSTM and GRU; subclasses choose the cell."""
+    """A stack of any registered cell (`cell=` a registry name; RNN, LSTM, GRU fix it)."""
 
     cell_name = ""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
                  seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False,
-                 weight_dropout: float = 0.0) -> None:
+                 weight_dropout: float = 0.0, cell: Optional[str] = None) -> None:
         super().__init__()
+        if cell is not None:
+            self.cell_name = cell
+        self.spec = get_cell(self.cell_name)
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
             if int(value) != value or value < 1:
@@ -71,21 +81,18 @@ class Recurrent(Module):
         self.weight_dropout = float(weight_dropout)  # DropConnect on W_hh, one mask per forward (not in torch.nn)
         self.num_directions = 2 if bidirectional else 1
         self.dtype = np.dtype(dtype)
+        if len(self.spec.nonlinearities) == 1:  # a gated cell: its nonlinearities are fixed (the argument is ignored)
+            nonlinearity = self.spec.nonlinearities[0]
+        elif nonlinearity not in self.spec.nonlinearities:
+            raise ValueError(f"nonlinearity must be one of {', '.join(self.spec.nonlinearities)}, got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        cell_key = self.cell_name if self.cell_name != "rnn" else f"rnn_{nonlinearity}"
-        if cell_key not in CELLS:
-            raise ValueError(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
-        self.cell = CELLS[cell_key]()
+        self.cell = self.spec.make(nonlinearity)
         self.rng = np.random.default_rng(seed)  # initialisation, then dropout masks
-        gate_rows = self.cell.num_gates * hidden_size
         bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for all
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions
             for direction in range(self.num_directions):
-                for kind, shape in (("weight_ih", (gate_rows, layer_in)), ("weight_hh", (gate_rows, hidden_size)),
-                                    ("bias_ih", (gate_rows,)), ("bias_hh", (gate_rows,))):
-                    if kind.startswith("bias") and not bias:
-                        continue
+                for kind, shape in self.spec.param_shapes(layer_in, hidden_size, bias).items():
                     values = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
                     self.add_param(self._name(kind, layer, direction), values)
         self._cache: Optional[dict] = None
@@ -93,6 +100,7 @@ class Recurrent(Module):
         self.grad_h0: Optional[State] = None
         self.record_hidden_grads = False  # when True, backward keeps dL/dh_t per layer and direction
         self.hidden_grads: dict = {}
+        self.recorded: dict = {}  # forward(..., record=True): (layer, direction) -> {"h", "c", gates...}
 
     @staticmethod
     def _name(kind: str, layer: int, direction: int) -> str:
@@ -102,11 +110,15 @@ class Recurrent(Module):
         get = lambda kind: self.params.get(self._name(kind, layer, direction))  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
+    def _extras(self, layer: int, direction: int) -> dict:
+        """The cell's parameters beyond the four standard ones (peephole weights), by kind."""
+        return {kind: self.params[self._name(kind, layer, direction)] for kind in self.spec.extra_param_kinds}
+
     def _folded_bias(self, b_ih, b_hh):
         """The biases added once to the input projection: b_ih + b_hh (GRU: b_ih + [b_hr, b_hz, 0])."""
         if b_ih is None:
             return None
-        if self.cell.folds_hidden_bias:
+        if self.spec.folds_hidden_bias:
             return b_ih + b_hh
         folded = b_ih.copy()  # GRU: b_hn stays inside r * (...)
         folded[: 2 * self.hidden_size] += b_hh[: 2 * self.hidden_size]
@@ -128,15 +140,15 @@ class Recurrent(Module):
         """Zeros in the shape `forward` takes as h0 (a pair for the LSTM)."""
         shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
         zeros = np.zeros(shape, dtype=self.dtype)
-        return (zeros, zeros.copy()) if self.cell.has_cell_state else zeros
+        return (zeros, zeros.copy()) if self.spec.has_cell_state else zeros
 
     def _split_state(self, state: Optional[State], batch_size: int, what: str):
         """-> (h, c) arrays of shape (L*D, B, H); c is None for cells without a cell state."""
         if state is None:
             state = self.init_state(batch_size)
-        if self.cell.has_cell_state:
+        if self.spec.has_cell_state:
             if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise ValueError(f"{what} for an LSTM must be a pair (h, c)")
+                raise ValueError(f"{what} for the {self.spec.name} cell must be a pair (h, c)")
             h, c = (np.asarray(s, dtype=self.dtype) for s in state)
         else:
             h, c = np.asarray(state, dtype=self.dtype), None
@@ -147,14 +159,16 @@ class Recurrent(Module):
         return h, c
 
     def _join_state(self, h, c) -> State:
-        return (h, c) if self.cell.has_cell_state else h
+        return (h, c) if self.spec.has_cell_state else h
 
     # ----------------------------------------------------------------------------- forward
-    def forward(self, x: np.ndarray, h0: Optional[State] = None):
-        """x (T, B, input_size) -> y (T, B, D*H), h_n (L*D, B, H) [pair (h_n, c_n) for the LSTM].
+    def forward(self, x: np.ndarray, h0: Optional[State] = None, record: bool = False):
+        """x (T, B, input_size) -> y (T, B, D*H), h_n (L*D, B, H) [pair (h_n, c_n) with a cell state].
 
         x may also be integer ids (T, B), standing for one-hot vectors of size input_size.
+        record=True fills `self.recorded` (see the module docstring); otherwise it is emptied.
         """
+        self.recorded = {}
         x = np.asarray(x)
         ids = None
         if np.issubdtype(x.dtype, np.integer):
@@ -202,10 +216,12 @@ class Recurrent(Module):
                 reverse = direction == 1
                 c0 = c0_all[index] if c0_all is not None else None
                 buffer = lambda role, shape, key=(layer, direction): self._buffer((role,) + key, shape)  # noqa: E731
-                with np.errstate(over="ignore"):  # sigmoid's exp(-x) -> inf gives exactly 0
-                    h_last, c_last, cache = self.cell.forward(
-                        _reversed_if(xp, reverse), h0_all[index], c0, w_hh, b_hh, _reversed_if(h_seq, reverse),
-                        buffer)
+                h_last, c_last, cache = bptt.forward(self.cell, _reversed_if(xp, reverse), h0_all[index], c0, w_hh,
+                                                     b_hh, _reversed_if(h_seq, reverse), buffer,
+                                                     self._extras(layer, direction))
+                if record:
+                    self.recorded[(layer, direction)] = {"h": h_seq.copy(),
+                                                         **bptt.recording(self.cell, self.spec, cache, reverse)}
                 h_n[index] = h_last
                 if c_n is not None:
                     c_n[index] = c_last
@@ -265,7 +281,7 @@ class Recurrent(Module):
                 reverse = direction == 1
                 gate_rows = w_hh.shape[0]
                 dgx = self._buffer(("dgx", layer, direction), (steps, batch, gate_rows))  # d(input projection)
-                dgh = (dgx if self.cell.folds_hidden_bias  # d(hidden projection)
+                dgh = (dgx if self.spec.folds_hidden_bias  # d(hidden projection)
                        else self._buffer(("dgh", layer, direction), (steps, batch, gate_rows)))
                 dh_seq = d_output[:, :, direction * hidden:(direction + 1) * hidden]  # (T, B, H) view
                 recorded = None
@@ -274,11 +290,18 @@ class Recurrent(Module):
                     self.hidden_grads[(layer, direction)] = recorded
                 dh_last = dh_last_all[index] if dh_last_all is not None else None
                 dc_last = dc_last_all[index] if dc_last_all is not None else None
-                run = self._backward_full if bptt_truncate is None else self._backward_truncated
-                dh0, dc0 = run(cache["cell"], _reversed_if(dh_seq, reverse), dh_last, dc_last, w_hh,
-                               _reversed_if(dgx, reverse), _reversed_if(dgh, reverse),
-                               recorded=_reversed_if(recorded, reverse) if recorded is not None else None,
-                               truncate=bptt_truncate, batch=batch)
+                in_order = (cache["cell"], _reversed_if(dh_seq, reverse), dh_last, dc_last, w_hh,
+                            _reversed_if(dgx, reverse), _reversed_if(dgh, reverse))
+                if bptt_truncate is None:
+                    dh0, dc0 = bptt.backward_full(self.cell, self.spec, *in_order,
+                                                  recorded=_reversed_if(recorded, reverse) if recorded is not None
+                                                  else None)
+                else:
+                    dh0, dc0 = bptt.backward_truncated(self.cell, self.spec, *in_order, bptt_truncate)
+                if self.spec.extra_params:  # the peephole weights: the cell sums their gradients
+                    self.cell.extra_grads(cache["cell"], _reversed_if(dgx, reverse),
+                                          {kind: self.grads[self._name(kind, layer, direction)]
+                                           for kind in self.spec.extra_param_kinds})
                 grad_h0[index] = dh0
                 if grad_c0 is not None:
                     grad_c0[index] = dc0
@@ -292,11 +315,11 @@ class Recurrent(Module):
                     grad_w_ih += flat_dgx.T @ flat_input
                 grad_w_hh = self.grads[self._name("weight_hh", layer, direction)]
                 if cache["w_mask"] is None:
-                    self._add_hidden_weight_grad(grad_w_hh, dgh, cache["h"], cache["h0"], reverse)
+                    bptt.add_hidden_weight_grad(grad_w_hh, dgh, cache["h"], cache["h0"], reverse)
                 else:  # W_hh entered as W_hh * keep / (1 - p): its gradient is that of the product, masked
                     masked_grad = self._buffer(("dw_hh", layer, direction), grad_w_hh.shape)
                     masked_grad.fill(0)
-                    self._add_hidden_weight_grad(masked_grad, dgh, cache["h"], cache["h0"], reverse)
+                    bptt.add_hidden_weight_grad(masked_grad, dgh, cache["h"], cache["h0"], reverse)
                     masked_grad *= cache["w_mask"]
                     masked_grad *= self._weight_dropout_scale()
                     grad_w_hh += masked_grad
@@ -333,78 +356,6 @@ class Recurrent(Module):
     def _weight_dropout_scale(self):
         return self.dtype.type(1.0) / self.dtype.type(1.0 - self.weight_dropout)  # 1 / (1 - p), in dtype
 
-    @staticmethod
-    def _add_hidden_weight_grad(grad, dgh, h_seq, h0, reverse: bool) -> None:
-        """dW_hh += sum_t dgh_t^T h_{t-1}, where 'previous' follows the processing direction."""
-        steps, batch, gate_rows = dgh.shape
-        hidden = h_seq.shape[2]
-        if steps > 1:
-            later, earlier = (dgh[:-1], h_seq[1:]) if reverse else (dgh[1:], h_seq[:-1])
-            grad += later.reshape(-1, gate_rows).T @ earlier.reshape(-1, hidden)
-        first = dgh[-1] if reverse else dgh[0]  # the step whose previous state is h0
-        grad += first.T @ h0
-
-    def _direct_grad(self, cell_cache, step, dh):
-        direct = getattr(self.cell, "direct_hidden_grad", None)
-        return direct(cell_cache, step, dh) if direct is not None else None
-
-    def _backward_full(self, cell_cache, dh_seq, dh_last, dc_last, w_hh, dgx, dgh, recorded, truncate, batch):
-        """Backward through all steps in one reversed loop (arrays in processing order)."""
-        steps = dh_seq.shape[0]
-        hidden = self.hidden_size
-        dh = np.zeros((batch, hidden), dtype=self.dtype) if dh_last is None else dh_last.copy()
-        dh_next = np.empty_like(dh)
-        dc = None
-        if self.cell.has_cell_state:
-            dc = np.zeros_like(dh) if dc_last is None else dc_last.copy()
-        for step in reversed(range(steps)):
-            np.add(dh, dh_seq[step], out=dh)  # total dL/dh_t: from the output and from step t+1
-            if recorded is not None:
-                recorded[step] = dh
-            dc = self.cell.backward_step(cell_cache, step, dh, dc, dgx[step], dgh[step])
-            np.matmul(dgh[step], w_hh, out=dh_next)  # (B, H)
-            direct = self._direct_grad(cell_cache, step, dh)
-            if direct is not None:
-                dh_next += direct
-            dh, dh_next = dh_next, dh
-        return dh, dc
-
-    def _backward_truncated(self, cell_cache, dh_seq, dh_last, dc_last, w_hh, dgx, dgh, recorded, truncate,
-                            batch):
-        """From each output t, backward through steps t, t-1, ..., t-truncate only."""
-        steps = dh_seq.shape[0]
-        hidden = self.hidden_size
-        dgx[...] = 0
-        dgh[...] = 0
-        shared = self.cell.folds_hidden_bias  # one projection feeds both: dgh is dgx's memory (views differ)
-        step_dgx = np.empty(dgx.shape[1:], dtype=self.dtype)
-        step_dgh = step_dgx if shared else np.empty_like(step_dgx)
-        grad_h0 = np.zeros((batch, hidden), dtype=self.dtype)
-        grad_c0 = np.zeros_like(grad_h0) if self.cell.has_cell_state else None
-        for output_step in range(steps):
-            dh = np.array(dh_seq[output_step])
-            dc = np.zeros_like(dh) if self.cell.has_cell_state else None
-            if output_step == steps - 1:
-                if dh_last is not None:
-                    dh += dh_last
-                if dc is not None and dc_last is not None:
-                    dc += dc_last
-            lowest = max(0, output_step - truncate)
-            for step in range(output_step, lowest - 1, -1):
-                dc = self.cell.backward_step(cell_cache, step, dh, dc, step_dgx, step_dgh)
-                dgx[step] += step_dgx
-                if not shared:
-                    dgh[step] += step_dgh
-                direct = self._direct_grad(cell_cache, step, dh)
-                dh = step_dgh @ w_hh
-                if direct is not None:
-                    dh += direct
-            if lowest == 0:  # this output's gradient reached the initial state
-                grad_h0 += dh
-                if grad_c0 is not None:
-                    grad_c0 += dc
-        return grad_h0, grad_c0
-
 
 class RNN(Recurrent):
     """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh | relu | sigmoid."""
@@ -432,4 +383,11 @@ class GRU(Recurrent):
         super().__init__(*args, **kwargs)
 
 
-RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+def make_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs) -> Recurrent:
+    """A recurrent stack of the registered `cell` (any name of registry.cell_names())."""
+    return Recurrent(input_size, hidden_size, cell=cell, **kwargs)
+
+
+# cell name -> constructor (input_size, hidden_size, **kwargs), for every registered cell (older callers)
+RECURRENT = {name: (lambda *args, _cell=name, **kwargs: make_recurrent(_cell, *args, **kwargs))
+             for name in cell_names()}

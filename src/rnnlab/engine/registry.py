@@ -9,7 +9,7 @@ cells.py and one entry below.
     >>> spec.num_gates, spec.has_cell_state, spec.gate_names
     (4, True, ('i', 'f', 'g', 'o'))
     >>> cell_names()
-    ('rnn', 'lstm', 'gru')
+    ('rnn', 'lstm', 'gru', 'peephole', 'minimal-lstm')
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
 from .cells import GRUCell, LSTMCell, RNNCell
+from .lstm_variants import MinimalLSTMCell, PeepholeLSTMCell
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,66 @@ class CellSpec:
     nonlinearities: Tuple[str, ...] = ("tanh",)  # values --nonlinearity may take for this cell
     forget_gate: Optional[int] = None  # index of the forget gate in gate_names (a forget bias applies), or None
     extra_params: Tuple[Tuple[str, Callable[[int], Tuple[int, ...]]], ...] = ()  # (kind, hidden -> shape)
-    torch_module: Optional[str] = None  # the torch.nn class that computes the same thing, or None
+    torch_module: Optional[str] = None  # the torch.nn class that computes the same thing, or None (backends/loop.py)
+    torch_nonlinearities: Tuple[str, ...] = ("tanh",)  # the nonlinearities the torch backend computes
     gate_activations: Tuple[str, ...] = field(default=())  # per gate: "sigmoid" | "tanh" | ... (inspection)
+    folds_hidden_bias: bool = True  # b_hh is added with the input projection (GRU: only b_hr, b_hz)
+    direct_hidden_grad: bool = False  # the cell adds a dL/dh_{t-1} term that skips W_hh (GRU's z path)
 
     @property
     def num_gates(self) -> int:
         return len(self.gate_names)
+
+    @property
+    def extra_param_kinds(self) -> Tuple[str, ...]:
+        """Parameters beyond weight_ih, weight_hh, bias_ih, bias_hh; the cell forms their gradients."""
+        return tuple(kind for kind, _ in self.extra_params)
+
+    @property
+    def own_grads(self) -> Tuple[str, ...]:
+        """The gradients the cell forms itself: its extra parameters', and "h_prev" for a direct path."""
+        return self.extra_param_kinds + (("h_prev",) if self.direct_hidden_grad else ())
+
+    def param_shapes(self, input_size: int, hidden_size: int, bias: bool = True) -> Dict[str, Tuple[int, ...]]:
+        """kind -> shape of one layer and direction's parameters (suffix `_l{k}[_reverse]` on each)."""
+        rows = self.num_gates * hidden_size
+        shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+        if bias:
+            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+        shapes.update({kind: shape(hidden_size) for kind, shape in self.extra_params})
+        return shapes
+
+    def forget_rows(self, hidden_size: int) -> slice:
+        """The forget gate's rows of a stacked (G*H,) bias; ValueError for a cell without one."""
+        if self.forget_gate is None:
+            raise ValueError(f"the {self.name} cell has no forget gate")
+        return slice(self.forget_gate * hidden_size, (self.forget_gate + 1) * hidden_size)
+
+
+def _diagonal(hidden_size: int) -> Tuple[int, ...]:
+    return (hidden_size,)
 
 
 CELLS: Dict[str, CellSpec] = {
     spec.name: spec
     for spec in (
         CellSpec("rnn", RNNCell, ("h",), False, "Elman RNN: h = act(W_ih x + W_hh h_prev + b)",
-                 nonlinearities=("tanh", "relu", "sigmoid"), torch_module="RNN", gate_activations=("act",)),
+                 nonlinearities=("tanh", "relu", "sigmoid"), torch_module="RNN", torch_nonlinearities=("tanh", "relu"),
+                 gate_activations=("act",)),
         CellSpec("lstm", lambda nonlinearity: LSTMCell(), ("i", "f", "g", "o"), True,
                  "LSTM (PyTorch's): c = f c_prev + i g, h = o tanh(c)", forget_gate=1, torch_module="LSTM",
                  gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
         CellSpec("gru", lambda nonlinearity: GRUCell(), ("r", "z", "n"), False,
                  "GRU (PyTorch's): h = (1 - z) n + z h_prev", torch_module="GRU",
-                 gate_activations=("sigmoid", "sigmoid", "tanh")),
+                 gate_activations=("sigmoid", "sigmoid", "tanh"), folds_hidden_bias=False,
+                 direct_hidden_grad=True),
+        CellSpec("peephole", lambda nonlinearity: PeepholeLSTMCell(), ("i", "f", "g", "o"), True,
+                 "peephole LSTM (Gers & Schmidhuber 2000): i, f see c_prev, o sees c", forget_gate=1,
+                 extra_params=(("weight_ci", _diagonal), ("weight_cf", _diagonal), ("weight_co", _diagonal)),
+                 gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
+        CellSpec("minimal-lstm", lambda nonlinearity: MinimalLSTMCell(), ("g", "i", "f", "o"), True,
+                 "the nicodjimenez/lstm tutorial's LSTM: s = g i + f s_prev, h = o s (no tanh)", forget_gate=2,
+                 gate_activations=("tanh", "sigmoid", "sigmoid", "sigmoid")),
     )
 }
 
