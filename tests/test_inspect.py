@@ -89,19 +89,16 @@ def test_recorded_gates_have_the_registry_names_and_shapes(cell):
         assert values.min() >= lo and values.max() <= hi
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell", [name for name in cell_names() if get_cell(name).torch_module])
 def test_torch_step_by_step_recording_agrees_with_the_numpy_engine(cell):
     torch = pytest.importorskip("torch")
-    from rnnlab.engine import RECURRENT
-    from rnnlab.inspect.recording import _has_record_switch  # noqa: F401  (the engine's switch or its cache)
+    from rnnlab.engine import make_recurrent
     from rnnlab.inspect.torch_recording import record_stack_torch
 
-    layer = RECURRENT[cell](4, 5, num_layers=2, dtype=np.float64, seed=1)
+    layer = make_recurrent(cell, 4, 5, num_layers=2, dtype=np.float64, seed=1)
     x = np.random.default_rng(2).normal(size=(9, 3, 4))
-    layer.forward(x)
-    from rnnlab.inspect.recording import _recorded_from_cache
-
-    ours = (layer.recorded if getattr(layer, "recorded", None) else _recorded_from_cache(layer, cell))
+    layer.forward(x, record=True)
+    ours = layer.recorded
     theirs = record_stack_torch(cell, layer.state_dict(), x, num_layers=2)
     assert ours.keys() == theirs.keys()
     for key in ours:

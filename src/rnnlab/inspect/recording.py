@@ -9,15 +9,12 @@
 The recurrent stack's values come from the engine's recording switch,
 `model.forward(inputs, state, record=True)`, which fills `model.rnn.recorded`:
 {(layer, direction): {"h": (T, B, H), "c": (T, B, H) for cells with a cell state,
-one (T, B, H) array per gate named by the registry's `gate_names`}}. An engine without
-that switch is read from its forward cache instead (`_recorded_from_cache`), which holds
-the same arrays. The text is read in chunks of `chunk` steps, state carried, so a long
+one (T, B, H) array per gate named by the registry's `gate_names`}}. The text is read in chunks of `chunk` steps, state carried, so a long
 text never forms (N, V) logits at once.
 """
 from __future__ import annotations
 
 import contextlib
-import inspect as _pyinspect
 from dataclasses import dataclass, field
 from typing import Dict, Tuple
 
@@ -62,35 +59,6 @@ def gate_kinds(cell: str) -> Tuple[Tuple[str, str], ...]:
     return tuple((name, act) for name, act in zip(spec.gate_names, activations) if name not in ("h", "c"))
 
 
-def _has_record_switch(model) -> bool:
-    try:
-        return "record" in _pyinspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _recorded_from_cache(rnn, cell: str) -> Dict[Key, Dict[str, np.ndarray]]:
-    """The same dict as the engine's recording, read from the layer's forward cache (copies)."""
-    spec = get_cell(cell)
-    out: Dict[Key, Dict[str, np.ndarray]] = {}
-    for layer, layer_cache in enumerate(rnn._cache["layers"]):
-        for direction, cache in enumerate(layer_cache["directions"]):
-            reverse = direction == 1
-            cell_cache = cache["cell"]
-            in_time = (lambda a: a[::-1]) if reverse else (lambda a: a)  # the cell keeps processing order
-            values = {"h": np.array(cache["h"])}  # (T, B, H), time order
-            if spec.has_cell_state:
-                values["c"] = np.array(in_time(cell_cache["c"]))
-            hidden = values["h"].shape[2]
-            gates = cell_cache.get("gates")
-            for index, name in enumerate(spec.gate_names):
-                if name in values:
-                    continue
-                values[name] = np.array(in_time(gates)[:, :, index * hidden:(index + 1) * hidden])
-            out[(layer, direction)] = values
-    return out
-
-
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     """log softmax over the last axis, in float64 (also right for log-probabilities)."""
     logits = logits.astype(np.float64)
@@ -116,8 +84,6 @@ def record(model, ids: np.ndarray, chunk: int = 512, top_k: int = TOP_K) -> Reco
 
 def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     ids = np.asarray(ids, dtype=np.int64)
-    cell = model.config.cell
-    use_switch = _has_record_switch(model)
     was_training = model.training
     model.eval()
     pieces: Dict[Key, Dict[str, list]] = {}
@@ -127,13 +93,8 @@ def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     try:
         for start in range(0, len(ids), chunk):
             inputs = ids[start:start + chunk, None]  # (T, 1)
-            if use_switch:
-                logits, state = model.forward(inputs, state, record=True)  # (T, 1, V)
-                recorded = {key: {kind: np.array(v) for kind, v in kinds.items()}
-                            for key, kinds in model.rnn.recorded.items()}
-            else:
-                logits, state = model.forward(inputs, state)
-                recorded = _recorded_from_cache(model.rnn, cell)
+            logits, state = model.forward(inputs, state, record=True)  # (T, 1, V)
+            recorded = model.rnn.recorded  # copies, replaced by the next forward
             state = tuple(np.array(s) for s in state) if isinstance(state, tuple) else np.array(state)
             for key, kinds in recorded.items():
                 for kind, values in kinds.items():
