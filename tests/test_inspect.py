@@ -325,3 +325,25 @@ def test_an_existing_output_is_replaced_with_force(char_run, tmp_path):
     assert done.returncode == 0, done.stderr
     assert not (out / "old.txt").exists() and (out / "inspect.html").exists()
     assert "wrote" in done.stdout
+
+
+def test_the_header_takes_the_validation_loss_from_the_checkpoint_without_a_log(char_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(char_run, run)
+    logged = read_payload(Path(inspect(run, length=30, out=tmp_path / "a", say=lambda _: None)["out"],
+                               "inspect.html").read_text())["header"]["val_loss"]
+    (run / "metrics.jsonl").unlink()
+    header = read_payload(Path(inspect(run, length=30, out=tmp_path / "b", say=lambda _: None)["out"],
+                               "inspect.html").read_text())["header"]
+    assert header["val_loss"].endswith("from the checkpoint")
+    assert header["val_loss"].split()[1] == logged.split("best ")[1].split()[0]
+    assert header["model"].startswith("LSTM 1x12")
+
+
+def test_an_existing_lstmvis_folder_is_refused_before_anything_is_written(char_run, tmp_path):
+    (tmp_path / "lv").mkdir()
+    with pytest.raises(UsageError, match="--lstmvis .* already exists"):
+        inspect(char_run, out=tmp_path / "out", lstmvis=tmp_path / "lv", say=lambda _: None)
+    assert not (tmp_path / "out").exists()

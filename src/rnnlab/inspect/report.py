@@ -28,8 +28,21 @@ import numpy as np
 
 from rnnlab.errors import UsageError
 from rnnlab.inspect.features import DESCRIPTIONS, text_features
-from rnnlab.inspect.recording import Recording, array_name, gate_kinds, record, state_kinds
-from rnnlab.inspect.units import SATURATION_THRESHOLDS, UnitTable, correlations, saturation, strongest_units, units_to_show
+from rnnlab.inspect.recording import (
+    Recording,
+    array_name,
+    gate_kinds,
+    record,
+    state_kinds,
+)
+from rnnlab.inspect.units import (
+    SATURATION_THRESHOLDS,
+    UnitTable,
+    correlations,
+    saturation,
+    strongest_units,
+    units_to_show,
+)
 
 FORMAT, VERSION = "rnnlab.inspect", 1
 DEFAULT_LENGTH = 2000  # symbols read and shown
@@ -102,7 +115,15 @@ def _val_loss(run: Path) -> str:
                 continue
             if isinstance(entry.get("val_loss"), (int, float)):
                 losses.append(float(entry["val_loss"]))
-    if not losses:
+    if not losses:  # no log: the checkpoint's own record of its best validation loss
+        from rnnlab.checkpoint import load_checkpoint
+
+        for name in ("best", "last"):
+            checkpoint = run / "checkpoints" / f"{name}.safetensors"
+            if checkpoint.exists():
+                best = load_checkpoint(checkpoint)[1].get("best_val")
+                if isinstance(best, (int, float)) and math.isfinite(best):
+                    return f"best {best:.4f} (ppl {math.exp(min(best, 50)):.2f}), from the checkpoint"
         return "not recorded"
     best = min(losses)
     return (f"{losses[-1]:.4f} (ppl {math.exp(min(losses[-1], 50)):.2f}) at the last evaluation, "
@@ -253,10 +274,13 @@ def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length
 
         _write_all(lstmvis, force, lambda folder: write_lstmvis(folder, rec, task.vocab, header, cell))
         written.append(str(lstmvis))
+    page_bytes = (out / "inspect.html").stat().st_size
+    if page_bytes > 5e6:
+        messages.append(f"note: the page is {page_bytes / 1e6:.1f} MB; --length or --units smaller make it lighter")
     for message in messages:
         say(message)
     return {"out": str(out), "files": written, "notes": messages, "symbols": len(ids),
-            "page_bytes": (out / "inspect.html").stat().st_size, "found": analysis["found"]}
+            "page_bytes": page_bytes, "found": analysis["found"]}
 
 
 def _write_all(target: Path, force: bool, write) -> List[str]:
