@@ -347,3 +347,10 @@ def test_an_existing_lstmvis_folder_is_refused_before_anything_is_written(char_r
     with pytest.raises(UsageError, match="--lstmvis .* already exists"):
         inspect(char_run, out=tmp_path / "out", lstmvis=tmp_path / "lv", say=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_lstmvis_without_h5py_names_the_extra(char_run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    with pytest.raises(UsageError, match=r"rnnlab\[lstmvis\]"):
+        inspect(char_run, out=tmp_path / "out", lstmvis=tmp_path / "lv", say=lambda _: None)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "lv").exists()

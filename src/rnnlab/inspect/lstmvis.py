@@ -30,7 +30,7 @@ def require_h5py():
     try:
         import h5py
     except ImportError:
-        raise UsageError("--lstmvis writes HDF5 files and needs h5py: pip install h5py") from None
+        raise UsageError("--lstmvis writes HDF5 files and needs h5py: pip install 'rnnlab[lstmvis]' (or pip install h5py)") from None
     return h5py
 
 
