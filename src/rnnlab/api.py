@@ -282,3 +282,11 @@ def _describe(trainer: Trainer, task, quiet: bool) -> None:
     print(f"{task.name}: {model.config.cell.upper()} {model.config.num_layers}x{model.config.hidden_size}, "
           f"{model.num_parameters():,} parameters, {len(trainer.sampler)} batches/epoch, "
           f"run folder {trainer.run_dir}", flush=True)
+
+
+def inspect(run: RunLike, **settings: Any) -> Dict[str, Any]:
+    """What a trained language model's units and gates learned: the page and files of `rnnlab inspect`
+    (see rnnlab.inspect.report.inspect for the settings: text, split, length, units, out, force, lstmvis)."""
+    from rnnlab.inspect import inspect as write_inspection
+
+    return write_inspection(run, **settings)

@@ -26,6 +26,7 @@ from rnnlab import __version__
 from rnnlab.engine.registry import cell_names
 from rnnlab.errors import UsageError
 from rnnlab.generate import add_generation_flags
+from rnnlab.inspect import add_inspect_parser, run_inspect
 from rnnlab.runs import add_runs_parser
 from rnnlab.tasks.options import flag
 
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     _add_engine_flags(generate)
     add_runs_parser(commands)
+    add_inspect_parser(commands)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run, or perplexity on a text file")
     evaluate.add_argument("run", metavar="RUN")
@@ -430,7 +432,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck,
-                "export": _export, "gradients": _gradients, "runs": _runs}
+                "export": _export, "gradients": _gradients, "runs": _runs,
+                "inspect": run_inspect}
     try:
         _check_numbers(args)
         return handlers[args.command](args)
