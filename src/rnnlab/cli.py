@@ -20,7 +20,7 @@ import shlex
 import sys
 import typing
 from dataclasses import MISSING, fields
-from typing import List, Optional
+from typing import Optional
 
 from rnnlab import __version__
 from rnnlab.engine.registry import cell_names
@@ -77,7 +77,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnnlab.engine.registry import cell_names
     from rnnlab.tasks import OLD_MODES, TASKS
     from rnnlab.tasks.options import NONLINEARITIES
 
@@ -165,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--forget-bias", type=float, default=None, help="also an LSTM with this forget bias")
     gradients.add_argument("--clip-updates", type=int, default=150,
                            help="updates of the exploding-gradient demo, with and without clipping (0: skip) [150]")
-    gradients.add_argument("--out", default="runs/gradients", help="folder for gradients.json and PNGs [runs/gradients]")
+    gradients.add_argument("--out", default="runs/gradients",
+                           help="folder for gradients.json and PNGs [runs/gradients]")
     gradients.add_argument("--json", action="store_true", help="last line of stdout: the report as JSON")
     return parser
 
@@ -300,7 +300,7 @@ def _same(saved, given) -> bool:
     return saved == given
 
 
-def _old_spellings(argv: List[str]) -> List[str]:
+def _old_spellings(argv: list[str]) -> list[str]:
     """`train wordlm --mode sentence ...` -> `train wordlm-sentence ...` (tasks.OLD_MODES); `--mode stream` dropped."""
     from rnnlab.tasks import OLD_MODES, TASKS
 
@@ -326,7 +326,7 @@ def _old_spellings(argv: List[str]) -> List[str]:
     return argv
 
 
-def _refuse_flags_of(old: str, new: str, args: List[str]) -> None:
+def _refuse_flags_of(old: str, new: str, args: list[str]) -> None:
     """UsageError for a flag of task `old` (its other mode) that task `new` does not take."""
     from rnnlab.tasks import TASKS
 
@@ -421,7 +421,7 @@ def _gradients(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(_old_spellings(list(sys.argv[1:] if argv is None else argv)))

@@ -70,7 +70,7 @@ class ModelConfig:
         self.adaptive_cutoffs = tuple(self.adaptive_cutoffs)  # a list when read from JSON
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -198,13 +198,13 @@ class NumpyModel:
     def num_parameters(self) -> int:
         return sum(value.size for value in self.params.values())
 
-    def train(self, mode: bool = True) -> "NumpyModel":
+    def train(self, mode: bool = True) -> NumpyModel:
         self.training = mode
         for module in (self.input_dropout, self.output_dropout, *self.layers.values()):
             module.train(mode)
         return self
 
-    def eval(self) -> "NumpyModel":
+    def eval(self) -> NumpyModel:
         return self.train(False)
 
     def rngs(self) -> dict:

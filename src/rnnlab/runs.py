@@ -1,8 +1,8 @@
 """`rnnlab runs [DIR]`: one line per run folder, without loading any weights.
 
-    run              task    model        steps  best val  status
-    charlm-20261201  charlm  lstm 2x512   12000  1.4012    finished
-    wordlm-20261202  wordlm  lstm 2x650    3400  4.8811    stopped after 2 of 40 epochs: rnnlab train --resume runs/wordlm-20261202
+    run       task    model        steps  best val  status
+    charlm-1  charlm  lstm 2x512   12000  1.4012    finished
+    wordlm-2  wordlm  lstm 2x650    3400  4.8811    stopped after 2 of 40 epochs: rnnlab train --resume runs/wordlm-2
 
 What a row reads, in a run folder (see train.py): `config.json` (task, options, the
 "model" dict), `metrics.jsonl` (one line per evaluation), `final.json` (written when
@@ -22,7 +22,7 @@ import json
 import math
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from rnnlab.errors import UsageError
 
@@ -94,9 +94,9 @@ def _model_summary(model: Any) -> Optional[str]:
     return f"{cell or '?'} {layers if layers is not None else '?'}x{hidden if hidden is not None else '?'}"
 
 
-def describe_run(folder: Path) -> Dict[str, Any]:
+def describe_run(folder: Path) -> dict[str, Any]:
     """One row: run, task, model, steps, best_val, epoch, epochs, finished, status, resume, problem."""
-    row: Dict[str, Any] = {"run": str(folder), "task": None, "model": None, "steps": None, "best_val": None,
+    row: dict[str, Any] = {"run": str(folder), "task": None, "model": None, "steps": None, "best_val": None,
                            "epoch": None, "epochs": None, "finished": False, "status": "", "resume": None,
                            "problem": None}
     try:
@@ -149,7 +149,7 @@ def describe_run(folder: Path) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- a folder of runs
-def run_folders(root: Path) -> List[Path]:
+def run_folders(root: Path) -> list[Path]:
     """`root` itself when it is a run; else its subfolders, and the runs one level inside a
     subfolder that is not a run but holds some (a sweep's folder)."""
     if (root / "config.json").exists():
@@ -162,7 +162,7 @@ def run_folders(root: Path) -> List[Path]:
     return found
 
 
-def list_runs(root="runs") -> List[Dict[str, Any]]:
+def list_runs(root="runs") -> list[dict[str, Any]]:
     """A row (see `describe_run`) for each run folder under `root`; UsageError when there is no `root`."""
     root = Path(root)
     if not root.is_dir():
@@ -170,7 +170,7 @@ def list_runs(root="runs") -> List[Dict[str, Any]]:
     return [describe_run(folder) for folder in run_folders(root)]
 
 
-def format_table(rows: List[Dict[str, Any]]) -> str:
+def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as aligned columns under a header line (numbers right-aligned)."""
     if not rows:
         return "no runs"

@@ -6,7 +6,7 @@ found units on an excerpt of the text.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -18,7 +18,7 @@ def _symbol_label(s: str) -> str:
     return {"\n": "\u21b5", " ": "\u2423", "\t": "\u2192"}.get(s, s)
 
 
-def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[List[str]]:
+def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[list[str]]:
     try:
         import matplotlib
 
@@ -57,7 +57,7 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[List[str]]:
     picked, labels = picked[:TOP_UNITS], labels[:TOP_UNITS]
     if picked:
         n = min(EXCERPT, len(symbols))
-        rows = np.stack([rec.states[(l, d)][k][:n, unit] for l, d, k, unit in picked])  # (units, n)
+        rows = np.stack([rec.states[(layer, d)][k][:n, unit] for layer, d, k, unit in picked])  # (units, n)
         scale = np.maximum(np.abs(rows).max(axis=1, keepdims=True), 1e-6)
         fig, ax = plt.subplots(figsize=(max(6, n * 0.16), 0.45 * len(picked) + 1.2))
         ax.imshow(rows / scale, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
