@@ -54,7 +54,7 @@ def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalt
             wanted = beam if end_id is None else 2 * beam  # enough that `beam` survive the endings
             order = np.argsort(-candidates, kind="stable")[:wanted]  # ties: the lower id, as argmax
             parents, tokens = np.divmod(order, log_probs.shape[1])
-            keep = []
+            keep: list[int] = []  # ranks (into `order`) of the extensions that live on
             for rank, (parent, token) in enumerate(zip(parents, tokens)):
                 ids = np.append(sequences[parent], token)
                 if token == end_id:

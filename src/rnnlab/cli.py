@@ -76,6 +76,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
 
 
+def _summary(task_class) -> str:
+    """The first line of a task's docstring: its one-line description in --help."""
+    return ((task_class.__doc__ or "").strip().splitlines() or [""])[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab.tasks import OLD_MODES, TASKS
     from rnnlab.tasks.options import NONLINEARITIES
@@ -86,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a task: " + ", ".join(TASKS), description="Train a task. Tasks: " +
-                                ", ".join(f"{name} ({cls.__doc__.strip().splitlines()[0]})"
+                                ", ".join(f"{name} ({_summary(cls)})"
                                           for name, cls in TASKS.items()))
     train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
     train.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -95,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", metavar="TASK")
     for name, task_class in TASKS.items():
         presets = getattr(task_class, "presets", {})
-        sub = tasks.add_parser(name, help=task_class.__doc__.strip().splitlines()[0],
+        sub = tasks.add_parser(name, help=_summary(task_class),
                                description=(sys.modules[task_class.__module__].__doc__ or ""),
                                epilog=_presets_epilog(presets), formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--preset", choices=sorted(presets) or None,
@@ -284,7 +289,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     given = {key: value for key, value in vars(args).items() if key not in ignored and value is not None}
     preset = getattr(args, "preset", None)
     if preset is not None:
-        given = {**TASKS[task].presets[preset], **given}
+        given = {**getattr(TASKS[task], "presets", {})[preset], **given}  # --preset exists only where presets do
     given = {k: v for k, v in upgrade_names(given).items() if k not in ("epochs", "minutes")}
     saved = {**field_defaults(TASKS[task].Options), **stored}
     differ = [f"{flag(name)}: the run has {saved.get(name)!r}, you gave {value!r}"

@@ -108,7 +108,8 @@ def describe_run(folder: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or not isinstance(config.get("task"), str):
         return {**row, "status": "not an rnnlab run (config.json names no task)", "problem": "foreign"}
     row["task"], row["model"] = config["task"], _model_summary(config.get("model"))
-    options = config.get("options") if isinstance(config.get("options"), dict) else {}
+    config_options = config.get("options")
+    options = config_options if isinstance(config_options, dict) else {}
     metrics, bad_lines = _read_metrics(folder / "metrics.jsonl")
     try:
         final = _read_json(folder / "final.json")
@@ -118,7 +119,8 @@ def describe_run(folder: Path) -> dict[str, Any]:
     has_checkpoint = (folder / "checkpoints" / "last.safetensors").is_file()
     meta = checkpoint_header(folder / "checkpoints" / "last.safetensors") if has_checkpoint else None
     latest = meta or {}
-    latest_options = latest.get("options") if isinstance(latest.get("options"), dict) else {}
+    saved_options = latest.get("options")
+    latest_options = saved_options if isinstance(saved_options, dict) else {}
     last = metrics[-1] if metrics else {}
 
     def first(*values):
@@ -127,8 +129,8 @@ def describe_run(folder: Path) -> dict[str, Any]:
     row["steps"] = first(latest.get("step"), last.get("step"), final.get("steps"))
     row["epoch"] = first(latest.get("epoch"), last.get("epoch"), final.get("epochs"))
     row["epochs"] = first(latest_options.get("epochs"), options.get("epochs"))
-    validation = [_number(m.get("val_loss")) for m in metrics] + [_number(final.get("val_loss"))]
-    validation = [value for value in validation if value is not None]
+    read = [_number(m.get("val_loss")) for m in metrics] + [_number(final.get("val_loss"))]
+    validation = [value for value in read if value is not None]
     row["best_val"] = first(latest.get("best_val"), min(validation) if validation else None)
     if row["model"] is None:
         row["model"] = _model_summary(latest.get("model"))

@@ -74,7 +74,8 @@ class Trainer:
         task.run_dir = self.run_dir  # where a task may write its own files (plots)
         self.show_progress = progress and not quiet
         self.is_writer = is_writer  # data-parallel ranks other than 0 write nothing
-        self.model = task.model
+        assert task.model is not None, "build the task's model first (task.build_model())"
+        self.model: Any = task.model  # a NumpyModel or a backends model: the same methods, duck-typed
         self.sampler = task.sampler()
         self.optimizer = make_optimizer(task.options, self.model.params, self.model)
         # --minutes counts this process's training time, so a resumed run gets a fresh budget

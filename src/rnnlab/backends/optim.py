@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 from torch.optim import optimizer as torch_optimizer_module
 
 from rnnlab.engine.optim import OPTIMIZERS
@@ -31,7 +30,7 @@ class TorchOptimizer:
     so optimiser state moves between the engines with the weights.
     """
 
-    def __init__(self, name: str, named: dict[str, nn.Parameter], **settings) -> None:
+    def __init__(self, name: str, named: dict[str, torch.Tensor], **settings) -> None:
         if name not in TORCH_OPTIMIZERS:
             raise UsageError(f"unknown optimiser {name!r}")
         self.name = name

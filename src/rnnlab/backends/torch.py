@@ -112,9 +112,9 @@ class Network(nn.Module):
         if config.tied:  # one Parameter, two users: autograd adds both gradients
             self.head.weight = self.embedding.weight
 
-    def named_model_parameters(self) -> dict[str, nn.Parameter]:
+    def named_model_parameters(self) -> dict[str, torch.Tensor]:
         """NumpyModel's names -> our parameters, in NumpyModel's order (a tied head weight appears once)."""
-        named: dict[str, nn.Parameter] = {}
+        named: dict[str, torch.Tensor] = {}
         if self.config.input == "embedding":
             named["embedding.weight"] = self.embedding.weight
         if self.config.projection_size:
@@ -165,7 +165,7 @@ class Network(nn.Module):
         p = self.config.weight_dropout
         if not self.training or p == 0.0:
             return module(x, state)
-        weights = dict(module.named_parameters())
+        weights: dict[str, torch.Tensor] = dict(module.named_parameters())  # W_hh entries become masked tensors
         for name, weight in list(weights.items()):
             if name.startswith("weight_hh"):
                 draw = torch.rand(tuple(weight.shape), generator=self.generators["rnn"], device=weight.device,
@@ -261,10 +261,10 @@ class TorchModel:
         self.runner = distributed.wrap(self.network, self.device) if self.context.is_distributed else self.network
         self.amp: Optional[str] = None
         self.training = True
-        self._graph = None  # (inputs, outputs, state) of the last forward, for backward
+        self._graph: Optional[tuple] = None  # (inputs, outputs, state) of the last forward, for backward
 
     # --------------------------------------------------------------------- parameters
-    def named_parameters(self) -> dict[str, nn.Parameter]:
+    def named_parameters(self) -> dict[str, torch.Tensor]:
         """NumPy names -> torch Parameters (the tensors themselves)."""
         return dict(self._named)
 
@@ -420,7 +420,7 @@ class _NumpyView(Mapping):
     Lazy, so that the Trainer's `optimizer.step(model.grads)` costs no device->host copies.
     """
 
-    def __init__(self, named: dict[str, nn.Parameter], pick) -> None:
+    def __init__(self, named: dict[str, torch.Tensor], pick) -> None:
         self._named, self._pick = named, pick
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -9,7 +9,7 @@ splitter for raw text.)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -80,20 +80,21 @@ class SentenceSampler:
         self.pairs, self.rng = pairs, rng
         self.epoch_index, self._batch = 0, 0  # epochs completed, next sentence within this epoch
         self._order: Optional[np.ndarray] = None
-        self._epoch_rng: Optional[dict] = None
+        self._epoch_rng: Optional[Mapping[str, Any]] = None  # the RNG's state when this epoch's order was drawn
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _ensure_order(self) -> None:
+    def _ensure_order(self) -> np.ndarray:
         if self._order is None:
             self._epoch_rng = self.rng.bit_generator.state
             self._order = self.rng.permutation(len(self.pairs))  # (n_sentences,)
+        return self._order
 
     def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        self._ensure_order()
+        order = self._ensure_order()
         while self._batch < len(self):
-            x, y = self.pairs[self._order[self._batch]]
+            x, y = self.pairs[order[self._batch]]
             self._batch += 1
             yield x[:, None], y[:, None]  # (T, 1) each
         self.epoch_index, self._batch, self._order = self.epoch_index + 1, 0, None

@@ -30,8 +30,8 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[list[str]]:
     gates = analysis["saturation"]
     if gates:
         cols = min(4, len(gates))
-        rows = (len(gates) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+        grid_rows = (len(gates) + cols - 1) // cols
+        fig, axes = plt.subplots(grid_rows, cols, figsize=(3.2 * cols, 3.2 * grid_rows), squeeze=False)
         for ax in axes.flat[len(gates):]:
             ax.axis("off")
         for ax, g in zip(axes.flat, gates):

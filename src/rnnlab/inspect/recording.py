@@ -30,10 +30,10 @@ class Recording:
     """What the model did on one text: per-step states and gates, predictions and losses."""
 
     ids: np.ndarray  # (N,) the symbols read
+    top_ids: np.ndarray  # (N, K) next-symbol ids, most likely first
+    top_probs: np.ndarray  # (N, K) their probabilities
+    loss: np.ndarray  # (N,) surprisal of each symbol in nats; NaN at 0 (nothing predicted it)
     states: dict[Key, dict[str, np.ndarray]] = field(default_factory=dict)  # (layer, dir) -> kind -> (N, H)
-    top_ids: np.ndarray = None  # (N, K) next-symbol ids, most likely first
-    top_probs: np.ndarray = None  # (N, K) their probabilities
-    loss: np.ndarray = None  # (N,) surprisal of each symbol in nats; NaN at 0 (nothing predicted it)
 
     def names(self) -> dict[str, tuple[int, ...]]:
         """'l{layer}.d{direction}.{kind}' -> shape, for every recorded array."""

@@ -67,7 +67,8 @@ def record_stack_torch(cell: str, weights: dict[str, np.ndarray], x: np.ndarray,
             hidden = w_hh.shape[1]
             h = torch.zeros(batch, hidden, dtype=dtype)
             c = torch.zeros(batch, hidden, dtype=dtype) if spec.has_cell_state else None
-            values = {name: [] for name in ("h", *(("c",) if spec.has_cell_state else ()), *spec.gate_names)}
+            kinds = ("h", *(("c",) if spec.has_cell_state else ()), *spec.gate_names)
+            values: dict[str, list] = {name: [] for name in kinds}
             for t in range(steps):
                 x_proj = layer_input[t] @ w_ih.T + (b_ih if b_ih is not None else 0)  # (B, G*H)
                 h, c, gates = step(torch, x_proj, h, c, w_hh, b_hh, nonlinearity)
