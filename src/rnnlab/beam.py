@@ -18,7 +18,7 @@ Left out: diverse or constrained beams, n-gram blocking.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def select_batch(state, index: np.ndarray):
 
 
 def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalty: float = 1.0,
-                count: int = 1, end_id: Optional[int] = None) -> List[Tuple[np.ndarray, float]]:
+                count: int = 1, end_id: Optional[int] = None) -> list[tuple[np.ndarray, float]]:
     """The `count` best continuations of `prompt` (ids (T,)) as (ids (<= length,), score), best first."""
     was_training = getattr(model, "training", False)
     model.eval()
@@ -48,13 +48,13 @@ def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalt
         log_probs = log_softmax(logits[-1])  # (1, V)
         sequences = np.zeros((1, 0), dtype=np.int64)  # (live, t)
         totals = np.zeros(1)  # (live,) summed log-probabilities
-        finished: List[Tuple[np.ndarray, float]] = []
+        finished: list[tuple[np.ndarray, float]] = []
         for step in range(1, length + 1):
             candidates = (totals[:, None] + log_probs).reshape(-1)  # (live * V,)
             wanted = beam if end_id is None else 2 * beam  # enough that `beam` survive the endings
             order = np.argsort(-candidates, kind="stable")[:wanted]  # ties: the lower id, as argmax
             parents, tokens = np.divmod(order, log_probs.shape[1])
-            keep = []
+            keep: list[int] = []  # ranks (into `order`) of the extensions that live on
             for rank, (parent, token) in enumerate(zip(parents, tokens)):
                 ids = np.append(sequences[parent], token)
                 if token == end_id:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
-Agree = Callable[[Tuple[float, float]], Tuple[float, float]]
+Agree = Callable[[tuple[float, float]], tuple[float, float]]
 
 
 @dataclass(frozen=True)

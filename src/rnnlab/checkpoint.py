@@ -24,7 +24,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def save_checkpoint(path: Path, tensors: dict, meta: dict) -> None:
         raise
 
 
-def load_checkpoint(path: Path) -> Tuple[dict, dict]:
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
     """-> (tensors, meta upgraded to VERSION); UsageError for a missing, corrupt or foreign file."""
     path = Path(path)
     if not path.is_file():
@@ -116,7 +116,7 @@ _DTYPE_OF = {name: np.dtype(code) for name, code in _DTYPES}
 _RANK = {name: rank for rank, (name, _) in enumerate(_DTYPES)}
 
 
-def safetensors_bytes(tensors: Dict[str, np.ndarray], metadata: Optional[Dict[str, str]] = None) -> bytes:
+def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: Optional[dict[str, str]] = None) -> bytes:
     """The safetensors file of `tensors` (name -> array) with string `metadata`."""
     arrays = {}
     for name, value in tensors.items():
@@ -126,7 +126,7 @@ def safetensors_bytes(tensors: Dict[str, np.ndarray], metadata: Optional[Dict[st
             raise ValueError(f"tensor {name!r} has dtype {array.dtype}, which safetensors cannot hold")
         arrays[name] = array.astype(dtype, order="C", copy=False)  # 0-d stays 0-d
     order = sorted(arrays, key=lambda name: (-_RANK[_NAME_OF[arrays[name].dtype]], name))
-    header: Dict[str, object] = {}
+    header: dict[str, object] = {}
     if metadata is not None:
         header["__metadata__"] = metadata
     offset = 0
@@ -140,7 +140,7 @@ def safetensors_bytes(tensors: Dict[str, np.ndarray], metadata: Optional[Dict[st
     return b"".join([len(text).to_bytes(8, "little"), text] + [arrays[name].tobytes() for name in order])
 
 
-def read_safetensors(data: bytearray) -> Tuple[Dict[str, np.ndarray], Optional[Dict[str, str]]]:
+def read_safetensors(data: bytearray) -> tuple[dict[str, np.ndarray], Optional[dict[str, str]]]:
     """-> (tensors, metadata) of a safetensors file's bytes; ValueError when they are not one.
     The arrays are views of `data` (writable when `data` is a bytearray)."""
     if len(data) < 8:

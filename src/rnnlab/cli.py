@@ -20,7 +20,7 @@ import shlex
 import sys
 import typing
 from dataclasses import MISSING, fields
-from typing import List, Optional
+from typing import Optional
 
 from rnnlab import __version__
 from rnnlab.engine.registry import cell_names
@@ -76,8 +76,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnlab: error: {message} (see {self.prog} --help)\n")
 
 
+def _summary(task_class) -> str:
+    """The first line of a task's docstring: its one-line description in --help."""
+    return ((task_class.__doc__ or "").strip().splitlines() or [""])[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from rnnlab.engine.registry import cell_names
     from rnnlab.tasks import OLD_MODES, TASKS
     from rnnlab.tasks.options import NONLINEARITIES
 
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a task: " + ", ".join(TASKS), description="Train a task. Tasks: " +
-                                ", ".join(f"{name} ({cls.__doc__.strip().splitlines()[0]})"
+                                ", ".join(f"{name} ({_summary(cls)})"
                                           for name, cls in TASKS.items()))
     train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
     train.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -96,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", metavar="TASK")
     for name, task_class in TASKS.items():
         presets = getattr(task_class, "presets", {})
-        sub = tasks.add_parser(name, help=task_class.__doc__.strip().splitlines()[0],
+        sub = tasks.add_parser(name, help=_summary(task_class),
                                description=(sys.modules[task_class.__module__].__doc__ or ""),
                                epilog=_presets_epilog(presets), formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--preset", choices=sorted(presets) or None,
@@ -165,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--forget-bias", type=float, default=None, help="also an LSTM with this forget bias")
     gradients.add_argument("--clip-updates", type=int, default=150,
                            help="updates of the exploding-gradient demo, with and without clipping (0: skip) [150]")
-    gradients.add_argument("--out", default="runs/gradients", help="folder for gradients.json and PNGs [runs/gradients]")
+    gradients.add_argument("--out", default="runs/gradients",
+                           help="folder for gradients.json and PNGs [runs/gradients]")
     gradients.add_argument("--json", action="store_true", help="last line of stdout: the report as JSON")
     return parser
 
@@ -284,7 +289,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     given = {key: value for key, value in vars(args).items() if key not in ignored and value is not None}
     preset = getattr(args, "preset", None)
     if preset is not None:
-        given = {**TASKS[task].presets[preset], **given}
+        given = {**getattr(TASKS[task], "presets", {})[preset], **given}  # --preset exists only where presets do
     given = {k: v for k, v in upgrade_names(given).items() if k not in ("epochs", "minutes")}
     saved = {**field_defaults(TASKS[task].Options), **stored}
     differ = [f"{flag(name)}: the run has {saved.get(name)!r}, you gave {value!r}"
@@ -300,7 +305,7 @@ def _same(saved, given) -> bool:
     return saved == given
 
 
-def _old_spellings(argv: List[str]) -> List[str]:
+def _old_spellings(argv: list[str]) -> list[str]:
     """`train wordlm --mode sentence ...` -> `train wordlm-sentence ...` (tasks.OLD_MODES); `--mode stream` dropped."""
     from rnnlab.tasks import OLD_MODES, TASKS
 
@@ -326,7 +331,7 @@ def _old_spellings(argv: List[str]) -> List[str]:
     return argv
 
 
-def _refuse_flags_of(old: str, new: str, args: List[str]) -> None:
+def _refuse_flags_of(old: str, new: str, args: list[str]) -> None:
     """UsageError for a flag of task `old` (its other mode) that task `new` does not take."""
     from rnnlab.tasks import TASKS
 
@@ -421,7 +426,7 @@ def _gradients(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(_old_spellings(list(sys.argv[1:] if argv is None else argv)))

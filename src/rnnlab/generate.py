@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Iterator, List, Optional, TextIO
+from collections.abc import Iterator
+from typing import Optional, TextIO
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def _end_id(vocab, end: Optional[str]) -> Optional[int]:
                      f"{vocab.itos[0]!r})")
 
 
-def _rngs(rng: Optional[np.random.Generator], count: int) -> List[np.random.Generator]:
+def _rngs(rng: Optional[np.random.Generator], count: int) -> list[np.random.Generator]:
     rng = rng if rng is not None else np.random.default_rng()
     return [rng, *rng.spawn(count - 1)] if count > 1 else [rng]
 
@@ -173,7 +174,7 @@ def sampled_tokens(model, prompt: np.ndarray, length: int, count: int = 1, tempe
 def generate_samples(model, vocab, prefix: str, length: int, count: int = 1, temperature: float = 1.0,
                      top_k: Optional[int] = None, greedy: bool = False, rng: Optional[np.random.Generator] = None,
                      unknown: str = "error", top_p: Optional[float] = None, beam: Optional[int] = None,
-                     length_penalty: float = 1.0, end: Optional[str] = None) -> List[str]:
+                     length_penalty: float = 1.0, end: Optional[str] = None) -> list[str]:
     """`count` texts, each the prefix and its continuation: independent samples, or with `beam`
     the `count` best hypotheses of a beam search (best first)."""
     check_settings(length, temperature, top_k, top_p, greedy, beam, length_penalty, count)

@@ -39,7 +39,9 @@ def run_gradcheck(args) -> int:
     layer.forward(x, h0)
     d_h_n = (weights_h, np.zeros_like(weights_h)) if isinstance(h0, tuple) else weights_h
     dx = layer.backward(weights_y, d_h_n)
-    grad_h0 = layer.grad_h0[0] if isinstance(h0, tuple) else layer.grad_h0
+    grad_state = layer.grad_h0  # dL/dh0, or (dL/dh0, dL/dc0) with a cell state
+    assert grad_state is not None and dx is not None  # backward has just set both (dense inputs)
+    grad_h0 = grad_state[0] if isinstance(grad_state, tuple) else grad_state
     h0_array = h0[0] if isinstance(h0, tuple) else h0
     params = {**layer.params, "input x": x, "initial h0": h0_array}
     analytic = {**layer.grads, "input x": dx, "initial h0": grad_h0}

@@ -31,9 +31,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -61,8 +62,8 @@ class ClipTrace:
 
     label: str
     setting: str = ""  # the model and training that were run
-    grad_norms: List[float] = field(default_factory=list)
-    losses: List[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -84,7 +85,7 @@ def hidden_grad_norms(layer, x: np.ndarray, rng: np.random.Generator, h0=None) -
 
     L = sum_b u_b . h_T[b] with |u_b| = 1, read at the top layer (forward direction).
     """
-    steps, batch, _ = x.shape
+    _steps, batch, _ = x.shape
     y, _ = layer.forward(x, h0)  # (T, B, H)
     direction = rng.normal(size=(batch, layer.hidden_size))  # (B, H)
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
@@ -165,7 +166,7 @@ def _task_inputs(task, rng: np.random.Generator, steps: int, batch: int) -> np.n
 
 # ---------------------------------------------------------------------------- clipping
 def clipping_demo(updates: int = 150, seq_len: int = 50, hidden: int = 32, radius: float = 1.5,
-                  lr: float = 0.05, clip: float = 1.0, seed: int = 0, batch: int = 32) -> List[ClipTrace]:
+                  lr: float = 0.05, clip: float = 1.0, seed: int = 0, batch: int = 32) -> list[ClipTrace]:
     """Train a tanh RNN with a large W_hh (spectral radius `radius`) on the adding problem with
     plain SGD, once without and once with clipping to `clip`; same data and initial weights."""
     from rnnlab.models import ModelConfig, NumpyModel
@@ -203,7 +204,7 @@ def clipping_demo(updates: int = 150, seq_len: int = 50, hidden: int = 32, radiu
     return traces
 
 
-def _global_norm(grads: Dict[str, np.ndarray]) -> float:
+def _global_norm(grads: dict[str, np.ndarray]) -> float:
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
 
@@ -213,9 +214,9 @@ class GradientReport:
     steps: int
     hidden: int
     seeds: int
-    cells: List[Curve]
-    radii: List[Curve]
-    clipping: List[ClipTrace]
+    cells: list[Curve]
+    radii: list[Curve]
+    clipping: list[ClipTrace]
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -292,7 +293,7 @@ def format_report(report: GradientReport) -> str:
 
 
 # ------------------------------------------------------------------------------- plots
-def plot_report(report: GradientReport, out_dir) -> List[Path]:
+def plot_report(report: GradientReport, out_dir) -> list[Path]:
     """gradient-flow.png, spectral-radius.png, clipping.png in out_dir (nothing without matplotlib)."""
     from rnnlab.plots import _pyplot
 

@@ -23,7 +23,7 @@ Left out: attention, layer norm.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class ModelConfig:
         self.adaptive_cutoffs = tuple(self.adaptive_cutoffs)  # a list when read from JSON
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -125,6 +125,7 @@ class NumpyModel:
         dtype = np.dtype(config.dtype)
         seeds = np.random.SeedSequence(seed).spawn(7)  # (children 0-5 do not depend on the count)
         self.layers: dict = {}  # name -> engine module, in forward order
+        self.encoder: Optional[Union[OneHot, Embedding]]  # None for dense inputs
         if config.input == "onehot":
             self.encoder = OneHot(config.input_size, dtype=dtype)
         elif config.input == "embedding":
@@ -134,7 +135,7 @@ class NumpyModel:
             self.encoder = None
         self.input_dropout = Dropout(config.dropout if config.input == "embedding" else 0.0,
                                      locked=config.locked_dropout, seed=seeds[1])
-        self.projection = None
+        self.projection: Optional[Linear] = None
         if config.projection_size:
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = Linear(in_features, config.projection_size, dtype=dtype, seed=seeds[2])
@@ -146,12 +147,13 @@ class NumpyModel:
             locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
         self.layers["rnn"] = self.rnn
         self.output_dropout = Dropout(config.dropout, locked=config.locked_dropout, seed=seeds[4])
-        self.head_projection = None
+        self.head_projection: Optional[Linear] = None
         if config.head_projection_size:
             self.head_projection = Linear(config.hidden_size, config.head_projection_size, bias=False, dtype=dtype,
                                           seed=seeds[6])
             self.layers["head_projection"] = self.head_projection
         head_in = config.head_projection_size or config.hidden_size
+        self.head: Union[Linear, AdaptiveSoftmax]  # AdaptiveSoftmax exactly when config.adaptive_cutoffs
         if config.adaptive_cutoffs:
             self.head = AdaptiveSoftmax(head_in, config.output_size, config.adaptive_cutoffs, bias=config.bias,
                                         dtype=dtype, seed=seeds[5])
@@ -160,6 +162,7 @@ class NumpyModel:
         self.layers["head"] = self.head
         initialize(self.named_parameters(), config, np.random.default_rng(seed))
         if config.tied:  # one array and one gradient, two users (backward runs the head first, see Linear)
+            assert isinstance(self.encoder, Embedding)  # validate(): tied weights need an embedding input
             self.head.params["weight"] = self.encoder.params["weight"]
             self.head.grads["weight"] = self.encoder.grads["weight"]
         self.params = self.named_parameters()
@@ -198,13 +201,13 @@ class NumpyModel:
     def num_parameters(self) -> int:
         return sum(value.size for value in self.params.values())
 
-    def train(self, mode: bool = True) -> "NumpyModel":
+    def train(self, mode: bool = True) -> NumpyModel:
         self.training = mode
         for module in (self.input_dropout, self.output_dropout, *self.layers.values()):
             module.train(mode)
         return self
 
-    def eval(self) -> "NumpyModel":
+    def eval(self) -> NumpyModel:
         return self.train(False)
 
     def rngs(self) -> dict:
@@ -223,7 +226,7 @@ class NumpyModel:
         record=True fills `self.rnn.recorded` (engine/recurrent.py: h, c and every gate per layer).
         """
         features, state = self._features(inputs, state, record)  # (T, B, E or H)
-        if self.config.adaptive_cutoffs:
+        if isinstance(self.head, AdaptiveSoftmax):  # config.adaptive_cutoffs
             steps, batch, _ = features.shape
             return self.head.log_probs(features).reshape(steps, batch, -1), state
         return self.head.forward(features), state  # (T, B, output_size)
@@ -232,7 +235,7 @@ class NumpyModel:
 
     def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
         """Adds every parameter gradient into `grads`; returns d(inputs) for dense inputs, else None."""
-        if self.config.adaptive_cutoffs:
+        if isinstance(self.head, AdaptiveSoftmax):  # config.adaptive_cutoffs
             raise NotImplementedError("an adaptive softmax head trains through `loss`, not forward/backward")
         return self._backward_features(self.head.backward(d_outputs), d_state, bptt_truncate)
 
@@ -241,7 +244,7 @@ class NumpyModel:
         """Mean cross-entropy of the next-token targets (T, B) -> (loss, final state); with
         `need_grad`, every parameter gradient added into `grads`. An adaptive head scores
         only what the targets need; it never forms the (T, B, V) outputs."""
-        if not self.config.adaptive_cutoffs:
+        if not isinstance(self.head, AdaptiveSoftmax):  # not config.adaptive_cutoffs
             return logits_loss(self, inputs, targets, state, need_grad, bptt_truncate)
         features, state = self._features(inputs, state)  # (T, B, E)
         loss = self.head.loss(features, targets, need_grad=need_grad)
@@ -272,8 +275,10 @@ class NumpyModel:
         need_dx = self.config.input != "onehot"
         dx = self.rnn.backward(dy, d_state, bptt_truncate=bptt_truncate, need_input_grad=need_dx)
         if self.projection is not None:
+            assert dx is not None  # projections sit on dense or embedded inputs, where need_dx holds
             dx = self.projection.backward(dx)
         if self.config.input == "embedding":
+            assert isinstance(self.encoder, Embedding) and dx is not None  # built so for "embedding"
             self.encoder.backward(self.input_dropout.backward(dx))  # tied: adds to the head's gradient
             return None
         return dx if self.config.input == "dense" else None
@@ -289,6 +294,7 @@ def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad
     loss, d_logits = softmax_cross_entropy(flat, targets.reshape(-1), need_grad=need_grad,
                                            out=flat if need_grad else None)
     if need_grad:
+        assert d_logits is not None  # need_grad asks for it
         model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=bptt_truncate)
     return loss, state
 

@@ -5,8 +5,9 @@ view of the numbers in metrics.jsonl, never the only copy of them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 
 def _pyplot():

@@ -1,8 +1,8 @@
 """`rnnlab runs [DIR]`: one line per run folder, without loading any weights.
 
-    run              task    model        steps  best val  status
-    charlm-20261201  charlm  lstm 2x512   12000  1.4012    finished
-    wordlm-20261202  wordlm  lstm 2x650    3400  4.8811    stopped after 2 of 40 epochs: rnnlab train --resume runs/wordlm-20261202
+    run       task    model        steps  best val  status
+    charlm-1  charlm  lstm 2x512   12000  1.4012    finished
+    wordlm-2  wordlm  lstm 2x650    3400  4.8811    stopped after 2 of 40 epochs: rnnlab train --resume runs/wordlm-2
 
 What a row reads, in a run folder (see train.py): `config.json` (task, options, the
 "model" dict), `metrics.jsonl` (one line per evaluation), `final.json` (written when
@@ -22,7 +22,7 @@ import json
 import math
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from rnnlab.errors import UsageError
 
@@ -94,9 +94,9 @@ def _model_summary(model: Any) -> Optional[str]:
     return f"{cell or '?'} {layers if layers is not None else '?'}x{hidden if hidden is not None else '?'}"
 
 
-def describe_run(folder: Path) -> Dict[str, Any]:
+def describe_run(folder: Path) -> dict[str, Any]:
     """One row: run, task, model, steps, best_val, epoch, epochs, finished, status, resume, problem."""
-    row: Dict[str, Any] = {"run": str(folder), "task": None, "model": None, "steps": None, "best_val": None,
+    row: dict[str, Any] = {"run": str(folder), "task": None, "model": None, "steps": None, "best_val": None,
                            "epoch": None, "epochs": None, "finished": False, "status": "", "resume": None,
                            "problem": None}
     try:
@@ -108,7 +108,8 @@ def describe_run(folder: Path) -> Dict[str, Any]:
     if not isinstance(config, dict) or not isinstance(config.get("task"), str):
         return {**row, "status": "not an rnnlab run (config.json names no task)", "problem": "foreign"}
     row["task"], row["model"] = config["task"], _model_summary(config.get("model"))
-    options = config.get("options") if isinstance(config.get("options"), dict) else {}
+    config_options = config.get("options")
+    options = config_options if isinstance(config_options, dict) else {}
     metrics, bad_lines = _read_metrics(folder / "metrics.jsonl")
     try:
         final = _read_json(folder / "final.json")
@@ -118,7 +119,8 @@ def describe_run(folder: Path) -> Dict[str, Any]:
     has_checkpoint = (folder / "checkpoints" / "last.safetensors").is_file()
     meta = checkpoint_header(folder / "checkpoints" / "last.safetensors") if has_checkpoint else None
     latest = meta or {}
-    latest_options = latest.get("options") if isinstance(latest.get("options"), dict) else {}
+    saved_options = latest.get("options")
+    latest_options = saved_options if isinstance(saved_options, dict) else {}
     last = metrics[-1] if metrics else {}
 
     def first(*values):
@@ -127,8 +129,8 @@ def describe_run(folder: Path) -> Dict[str, Any]:
     row["steps"] = first(latest.get("step"), last.get("step"), final.get("steps"))
     row["epoch"] = first(latest.get("epoch"), last.get("epoch"), final.get("epochs"))
     row["epochs"] = first(latest_options.get("epochs"), options.get("epochs"))
-    validation = [_number(m.get("val_loss")) for m in metrics] + [_number(final.get("val_loss"))]
-    validation = [value for value in validation if value is not None]
+    read = [_number(m.get("val_loss")) for m in metrics] + [_number(final.get("val_loss"))]
+    validation = [value for value in read if value is not None]
     row["best_val"] = first(latest.get("best_val"), min(validation) if validation else None)
     if row["model"] is None:
         row["model"] = _model_summary(latest.get("model"))
@@ -149,7 +151,7 @@ def describe_run(folder: Path) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- a folder of runs
-def run_folders(root: Path) -> List[Path]:
+def run_folders(root: Path) -> list[Path]:
     """`root` itself when it is a run; else its subfolders, and the runs one level inside a
     subfolder that is not a run but holds some (a sweep's folder)."""
     if (root / "config.json").exists():
@@ -162,7 +164,7 @@ def run_folders(root: Path) -> List[Path]:
     return found
 
 
-def list_runs(root="runs") -> List[Dict[str, Any]]:
+def list_runs(root="runs") -> list[dict[str, Any]]:
     """A row (see `describe_run`) for each run folder under `root`; UsageError when there is no `root`."""
     root = Path(root)
     if not root.is_dir():
@@ -170,7 +172,7 @@ def list_runs(root="runs") -> List[Dict[str, Any]]:
     return [describe_run(folder) for folder in run_folders(root)]
 
 
-def format_table(rows: List[Dict[str, Any]]) -> str:
+def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as aligned columns under a header line (numbers right-aligned)."""
     if not rows:
         return "no runs"

@@ -18,8 +18,9 @@ The checkpoint holds the engine schedule's state (None for none), as it always h
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from rnnlab.budget import Reading, TimeBudget
 from rnnlab.engine.optim import SCHEDULES

@@ -18,13 +18,14 @@ uninterrupted ones.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from rnnlab.budget import TimeBudget
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
@@ -73,7 +74,8 @@ class Trainer:
         task.run_dir = self.run_dir  # where a task may write its own files (plots)
         self.show_progress = progress and not quiet
         self.is_writer = is_writer  # data-parallel ranks other than 0 write nothing
-        self.model = task.model
+        assert task.model is not None, "build the task's model first (task.build_model())"
+        self.model: Any = task.model  # a NumpyModel or a backends model: the same methods, duck-typed
         self.sampler = task.sampler()
         self.optimizer = make_optimizer(task.options, self.model.params, self.model)
         # --minutes counts this process's training time, so a resumed run gets a fresh budget
@@ -145,14 +147,12 @@ class Trainer:
             raise KeyboardInterrupt
         self._stop_signal = signum
 
-    def fit(self) -> Dict[str, Any]:
+    def fit(self) -> dict[str, Any]:
         options = self.task.options
         handlers = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: no handler, Ctrl-C raises as usual
                 handlers[signum] = signal.signal(signum, self._request_stop)
-            except ValueError:  # not the main thread
-                pass
         try:
             while self.epoch < options.epochs:
                 self._train_epoch()
@@ -249,7 +249,7 @@ class Trainer:
         self.say(_summary(metrics))
         self.task.on_evaluation(self.epoch, metrics, self.say)
 
-    def _log(self, metrics: Dict[str, Any]) -> None:
+    def _log(self, metrics: dict[str, Any]) -> None:
         if not self.is_writer:
             return
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
@@ -259,7 +259,7 @@ class Trainer:
                 if isinstance(value, (int, float)) and key not in ("epoch", "step"):
                     self._writer.add_scalar(key, value, metrics["step"])
 
-    def _finish(self) -> Dict[str, Any]:
+    def _finish(self) -> dict[str, Any]:
         self.model.eval()
         final = {"task": self.task.name, "epochs": self.epoch, "steps": self.step}
         if self.history:
@@ -276,7 +276,7 @@ class Trainer:
         return final
 
 
-def _summary(metrics: Dict[str, Any]) -> str:
+def _summary(metrics: dict[str, Any]) -> str:
     parts = [f"epoch {metrics['epoch']:>3}"]
     for key in ("train_loss", "train_ppl", "val_loss", "val_ppl", "val_mse", "accuracy", "lr"):
         if key in metrics:

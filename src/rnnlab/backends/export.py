@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -37,7 +37,7 @@ class _WithExplicitState(nn.Module):
         super().__init__()
         self.network, self.lstm = network, lstm
 
-    def forward(self, inputs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor = None):
+    def forward(self, inputs: torch.Tensor, h0: torch.Tensor, c0: Optional[torch.Tensor] = None):
         if self.lstm:
             outputs, (h_n, c_n) = self.network(inputs, (h0, c0))
             return outputs, h_n, c_n

@@ -11,7 +11,7 @@ kernels (one Python step per time step), the same arithmetic as the NumPy engine
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,7 @@ class LoopRecurrent(nn.Module):
                  dtype=None, device=None) -> None:
         super().__init__()
         self.spec = get_cell(cell)
-        self.cell = self.spec.make(nonlinearity or self.spec.nonlinearities[0])
+        self.cell: Any = self.spec.make(nonlinearity or self.spec.nonlinearities[0])  # duck-typed: needs step()
         if not hasattr(self.cell, "step"):
             raise ValueError(f"the {cell} cell has no step equations for a torch loop")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -59,7 +59,8 @@ class LoopRecurrent(nn.Module):
             h0, c0 = state
         else:
             h0, c0 = state, None
-        finals_h, finals_c = [], []
+        finals_h: list[torch.Tensor] = []
+        finals_c: list = []  # c_n parts, when the cell has a cell state
         layer_input = x
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
@@ -73,9 +74,9 @@ class LoopRecurrent(nn.Module):
                     projected = projected + self._get("bias_ih", layer, direction) + self._get("bias_hh", layer,
                                                                                               direction)
                 extras = {kind: self._get(kind, layer, direction) for kind in self.spec.extra_param_kinds}
-                h, c = h0[index], (c0[index] if has_c else None)
+                h, c = h0[index], (c0[index] if c0 is not None else None)  # c0 is None exactly when not has_c
                 order = range(steps - 1, -1, -1) if direction == 1 else range(steps)
-                hs = [None] * steps
+                hs: list = [None] * steps  # (T,) of (B, H), filled in the direction's order
                 for t in order:
                     h, c = self.cell.step(projected[t], h, c, w_hh, extras, torch.sigmoid, torch.tanh)
                     hs[t] = h

@@ -10,11 +10,8 @@ either engine: SGD (momentum), Adam, RMSprop, Adagrad.
 """
 from __future__ import annotations
 
-from typing import Dict
-
 import numpy as np
 import torch
-from torch import nn
 from torch.optim import optimizer as torch_optimizer_module
 
 from rnnlab.engine.optim import OPTIMIZERS
@@ -33,7 +30,7 @@ class TorchOptimizer:
     so optimiser state moves between the engines with the weights.
     """
 
-    def __init__(self, name: str, named: Dict[str, nn.Parameter], **settings) -> None:
+    def __init__(self, name: str, named: dict[str, torch.Tensor], **settings) -> None:
         if name not in TORCH_OPTIMIZERS:
             raise UsageError(f"unknown optimiser {name!r}")
         self.name = name
@@ -41,7 +38,7 @@ class TorchOptimizer:
         self.buffers = OPTIMIZERS[name].buffers
         self.named = dict(named)
         self.optimizer = TORCH_OPTIMIZERS[name](list(self.named.values()), **settings)
-        self.steps: Dict[str, int] = {}
+        self.steps: dict[str, int] = {}
 
     @property
     def lr(self) -> float:
@@ -78,7 +75,7 @@ class TorchOptimizer:
             group["lr"] = float(scalars["lr"])
             for h in self.hyper:
                 group[h] = tuple(scalars[h]) if isinstance(scalars[h], list) else scalars[h]
-        buffers: Dict[str, dict] = {name: {} for name in self.named}
+        buffers: dict[str, dict] = {name: {} for name in self.named}
         for key, value in arrays.items():
             kind, _, name = key.partition(".")
             if kind not in self.buffers or name not in self.named:

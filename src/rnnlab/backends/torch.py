@@ -42,7 +42,7 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Mapping
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -82,7 +82,7 @@ class Network(nn.Module):
     asked); otherwise one multi-layer module (one cuDNN call for the whole stack).
     """
 
-    def __init__(self, config: ModelConfig, generators: Dict[str, torch.Generator]) -> None:
+    def __init__(self, config: ModelConfig, generators: dict[str, torch.Generator]) -> None:
         super().__init__()
         self.config = config
         self.generators = generators  # name -> torch.Generator (not modules: no parameters)
@@ -112,9 +112,9 @@ class Network(nn.Module):
         if config.tied:  # one Parameter, two users: autograd adds both gradients
             self.head.weight = self.embedding.weight
 
-    def named_model_parameters(self) -> Dict[str, nn.Parameter]:
+    def named_model_parameters(self) -> dict[str, torch.Tensor]:
         """NumpyModel's names -> our parameters, in NumpyModel's order (a tied head weight appears once)."""
-        named: Dict[str, nn.Parameter] = {}
+        named: dict[str, torch.Tensor] = {}
         if self.config.input == "embedding":
             named["embedding.weight"] = self.embedding.weight
         if self.config.projection_size:
@@ -165,7 +165,7 @@ class Network(nn.Module):
         p = self.config.weight_dropout
         if not self.training or p == 0.0:
             return module(x, state)
-        weights = dict(module.named_parameters())
+        weights: dict[str, torch.Tensor] = dict(module.named_parameters())  # W_hh entries become masked tensors
         for name, weight in list(weights.items()):
             if name.startswith("weight_hh"):
                 draw = torch.rand(tuple(weight.shape), generator=self.generators["rnn"], device=weight.device,
@@ -201,7 +201,7 @@ class TorchRng:
         self.generator = generator
 
     @property
-    def bit_generator(self) -> "TorchRng":
+    def bit_generator(self) -> TorchRng:
         return self
 
     @property
@@ -261,10 +261,10 @@ class TorchModel:
         self.runner = distributed.wrap(self.network, self.device) if self.context.is_distributed else self.network
         self.amp: Optional[str] = None
         self.training = True
-        self._graph = None  # (inputs, outputs, state) of the last forward, for backward
+        self._graph: Optional[tuple] = None  # (inputs, outputs, state) of the last forward, for backward
 
     # --------------------------------------------------------------------- parameters
-    def named_parameters(self) -> Dict[str, nn.Parameter]:
+    def named_parameters(self) -> dict[str, torch.Tensor]:
         """NumPy names -> torch Parameters (the tensors themselves)."""
         return dict(self._named)
 
@@ -283,7 +283,7 @@ class TorchModel:
             else:
                 p.grad.zero_()
 
-    def state_dict(self) -> Dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, np.ndarray]:
         return {name: p.detach().cpu().numpy().copy() for name, p in self._named.items()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -302,12 +302,12 @@ class TorchModel:
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self._named.values())
 
-    def train(self, mode: bool = True) -> "TorchModel":
+    def train(self, mode: bool = True) -> TorchModel:
         self.training = mode
         self.network.train(mode)
         return self
 
-    def eval(self) -> "TorchModel":
+    def eval(self) -> TorchModel:
         return self.train(False)
 
     def rngs(self) -> dict:
@@ -420,7 +420,7 @@ class _NumpyView(Mapping):
     Lazy, so that the Trainer's `optimizer.step(model.grads)` costs no device->host copies.
     """
 
-    def __init__(self, named: Dict[str, nn.Parameter], pick) -> None:
+    def __init__(self, named: dict[str, torch.Tensor], pick) -> None:
         self._named, self._pick = named, pick
 
     def __getitem__(self, name: str) -> np.ndarray:

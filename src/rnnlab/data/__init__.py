@@ -14,8 +14,19 @@ Stdlib and NumPy only.
 from rnnlab.data.corpora import CORPORA, Corpus, load_corpus, load_text, load_word_splits, read_text_file
 from rnnlab.data.samplers import BpttWindows, ConsecutiveWindows, RandomWindows, batchify
 from rnnlab.data.sentences import SentenceSampler, split_tokenised_sentences
-from rnnlab.data.text import (EOS, SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, prepare_chars, ptb_tokens,
-                              sentence_pairs, sentence_vocabulary, sentences, split_sentences, tokenize_words)
+from rnnlab.data.text import (
+                              EOS,
+                              SENTENCE_END,
+                              SENTENCE_START,
+                              UNKNOWN_TOKEN,
+                              prepare_chars,
+                              ptb_tokens,
+                              sentence_pairs,
+                              sentence_vocabulary,
+                              sentences,
+                              split_sentences,
+                              tokenize_words,
+)
 from rnnlab.data.vocab import Vocabulary
 
 __all__ = [

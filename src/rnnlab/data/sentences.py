@@ -9,7 +9,8 @@ splitter for raw text.)
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -20,7 +21,7 @@ _END_MARKS = frozenset((".", "!", "?"))
 _HAS_WORD = re.compile(r"\w")
 
 
-def split_tokenised_sentences(lines: Sequence[str]) -> List[List[str]]:
+def split_tokenised_sentences(lines: Sequence[str]) -> list[list[str]]:
     """Sentences of already tokenised lines, wrapped in SENTENCE_START ... SENTENCE_END.
 
     A sentence ends after a ".", "!" or "?" token (and the quotes or brackets that
@@ -31,10 +32,10 @@ def split_tokenised_sentences(lines: Sequence[str]) -> List[List[str]]:
         [['SENTENCE_START', '"', 'hello', '!', '"', 'SENTENCE_END'],
          ['SENTENCE_START', 'he', 'said', '.', 'SENTENCE_END']]
     """
-    out: List[List[str]] = []
+    out: list[list[str]] = []
     for line in lines:
-        pieces: List[List[str]] = []
-        current: List[str] = []
+        pieces: list[list[str]] = []
+        current: list[str] = []
         ended = False  # the current piece has seen its end mark
         for token in line.split():
             if ended and not _closes(token, current):
@@ -44,7 +45,7 @@ def split_tokenised_sentences(lines: Sequence[str]) -> List[List[str]]:
             ended = ended or token in _END_MARKS
         if current:
             pieces.append(current)
-        merged: List[List[str]] = []
+        merged: list[list[str]] = []
         for piece in pieces:
             if merged and not any(_HAS_WORD.search(t) for t in piece):
                 merged[-1].extend(piece)
@@ -54,7 +55,7 @@ def split_tokenised_sentences(lines: Sequence[str]) -> List[List[str]]:
     return out
 
 
-def _closes(token: str, sentence: List[str]) -> bool:
+def _closes(token: str, sentence: list[str]) -> bool:
     """Whether `token` after an end mark closes a quote or bracket opened in `sentence`."""
     if token in ('"', "'"):
         return sentence.count(token) % 2 == 1
@@ -73,37 +74,38 @@ class SentenceSampler:
     kind = "sentences"
     carries_state = False
 
-    def __init__(self, pairs: List[Tuple[np.ndarray, np.ndarray]], rng: np.random.Generator) -> None:
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator) -> None:
         if not pairs:
             raise UsageError("no training sentences; give a training text with some words in it")
         self.pairs, self.rng = pairs, rng
         self.epoch_index, self._batch = 0, 0  # epochs completed, next sentence within this epoch
         self._order: Optional[np.ndarray] = None
-        self._epoch_rng: Optional[dict] = None
+        self._epoch_rng: Optional[Mapping[str, Any]] = None  # the RNG's state when this epoch's order was drawn
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _ensure_order(self) -> None:
+    def _ensure_order(self) -> np.ndarray:
         if self._order is None:
             self._epoch_rng = self.rng.bit_generator.state
             self._order = self.rng.permutation(len(self.pairs))  # (n_sentences,)
+        return self._order
 
-    def epoch(self) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
-        self._ensure_order()
+    def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = self._ensure_order()
         while self._batch < len(self):
-            x, y = self.pairs[self._order[self._batch]]
+            x, y = self.pairs[order[self._batch]]
             self._batch += 1
             yield x[:, None], y[:, None]  # (T, 1) each
         self.epoch_index, self._batch, self._order = self.epoch_index + 1, 0, None
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         epoch, batch, rng = self.epoch_index, self._batch, self._epoch_rng
         if self._order is None or batch >= len(self):  # the next epoch's start
             epoch, batch, rng = epoch + (self._order is not None), 0, self.rng.bit_generator.state
         return {"kind": self.kind, "epoch": epoch, "batch": batch, "rng": rng, "n_sentences": len(self)}
 
-    def set_state(self, d: Dict[str, Any]) -> None:
+    def set_state(self, d: dict[str, Any]) -> None:
         if not isinstance(d, dict) or d.get("kind") != self.kind or d.get("n_sentences") != len(self):
             raise UsageError("saved data position does not match these sentences; "
                              "resume with the same data and settings as the original run")

@@ -25,7 +25,8 @@ def add_inspect_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"symbols to read and show [{DEFAULT_LENGTH}]")
     parser.add_argument("--units", type=int, default=None,
                         help=f"units per layer and state kind embedded in the page's picker, the most "
-                             f"feature-correlated ones (found units are always added) [{DEFAULT_UNITS}, or all if fewer]")
+                             f"feature-correlated ones (found units are always added) "
+                             f"[{DEFAULT_UNITS}, or all if fewer]")
     parser.add_argument("--out", metavar="DIR", help="output folder [RUN/inspect]")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--lstmvis", metavar="DIR2", help="also write LSTMVis's files here (needs h5py)")

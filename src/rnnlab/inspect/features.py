@@ -17,7 +17,7 @@ Word models end lines with their end-of-line token (`<eos>`) and sentences with
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ DESCRIPTIONS = {
 }
 
 
-def _inside(symbols: Sequence[str]) -> Dict[str, np.ndarray]:
+def _inside(symbols: Sequence[str]) -> dict[str, np.ndarray]:
     quotes = np.zeros(len(symbols))
     brackets = np.zeros(len(symbols))
     in_quotes, depth = False, 0
@@ -80,7 +80,7 @@ def _after(symbols: Sequence[str], ends: Sequence[str]) -> np.ndarray:
     return out
 
 
-def char_features(chars: Sequence[str]) -> Dict[str, np.ndarray]:
+def char_features(chars: Sequence[str]) -> dict[str, np.ndarray]:
     """Features of a character sequence: name -> (N,) float array."""
     features = _inside(chars)
     features["line_position"] = _positions(chars, ("\n",))
@@ -96,7 +96,7 @@ def char_features(chars: Sequence[str]) -> Dict[str, np.ndarray]:
     return features
 
 
-def word_features(words: Sequence[str]) -> Dict[str, np.ndarray]:
+def word_features(words: Sequence[str]) -> dict[str, np.ndarray]:
     """Features of a word sequence: name -> (N,) float array."""
     features = _inside(words)
     features["line_position"] = _positions(words, LINE_ENDS)
@@ -107,10 +107,10 @@ def word_features(words: Sequence[str]) -> Dict[str, np.ndarray]:
     return features
 
 
-def text_features(symbols: Sequence[str], kind: str) -> Dict[str, np.ndarray]:
+def text_features(symbols: Sequence[str], kind: str) -> dict[str, np.ndarray]:
     """`char_features` or `word_features`, by the vocabulary's kind ("char" | "word")."""
     return char_features(symbols) if kind == "char" else word_features(symbols)
 
 
-def feature_names(kind: str) -> List[str]:
+def feature_names(kind: str) -> list[str]:
     return list(text_features(["a"], kind))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
 
 import numpy as np
 
@@ -30,7 +29,8 @@ def require_h5py():
     try:
         import h5py
     except ImportError:
-        raise UsageError("--lstmvis writes HDF5 files and needs h5py: pip install 'rnnlab[lstmvis]' (or pip install h5py)") from None
+        raise UsageError("--lstmvis writes HDF5 files and needs h5py: "
+                         "pip install 'rnnlab[lstmvis]' (or pip install h5py)") from None
     return h5py
 
 
@@ -47,7 +47,7 @@ def _yaml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML flow scalar
 
 
-def write_lstmvis(folder: Path, rec, vocab, header: dict, cell: str) -> List[str]:
+def write_lstmvis(folder: Path, rec, vocab, header: dict, cell: str) -> list[str]:
     from rnnlab.inspect.recording import state_kinds
 
     h5py = require_h5py()

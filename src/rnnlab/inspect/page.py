@@ -89,18 +89,21 @@ function colourUnits(u){
   document.getElementById('loss-scale').textContent = top.toFixed(3);
 })();
 // the unit picker: layer/direction, kind, unit
-D.units.forEach(u => { u.name = 'layer ' + u.layer + (D.directions>1 ? ' dir ' + u.direction : '') + ' ' + u.kind + '[' + u.unit + ']'; });
+D.units.forEach(u => {
+  u.name = 'layer ' + u.layer + (D.directions>1 ? ' dir ' + u.direction : '') + ' ' + u.kind + '[' + u.unit + ']'; });
 const selGroup = document.getElementById('pick-layer'), selKind = document.getElementById('pick-kind'),
       selUnit = document.getElementById('pick-unit');
 function options(sel, values, text){ sel.innerHTML=''; for(const v of values){ const o=document.createElement('option');
   o.value=v; o.textContent=text(v); sel.appendChild(o);} }
 const groups = [...new Set(D.units.map(u => u.layer + ',' + u.direction))];
-options(selGroup, groups, g => { const [l,d]=g.split(','); return 'layer ' + l + (D.directions>1 ? (d==='1'?' backward':' forward') : ''); });
+options(selGroup, groups, g => { const [l,d]=g.split(',');
+  return 'layer ' + l + (D.directions>1 ? (d==='1'?' backward':' forward') : ''); });
 function fillKinds(){ const g = selGroup.value;
   options(selKind, [...new Set(D.units.filter(u => u.layer+','+u.direction===g).map(u=>u.kind))], k=>k); fillUnits(); }
 function fillUnits(){ const g = selGroup.value, k = selKind.value;
   const list = D.units.map((u,j)=>[u,j]).filter(([u]) => u.layer+','+u.direction===g && u.kind===k);
-  options(selUnit, list.map(([,j])=>j), j => 'unit ' + D.units[j].unit + (D.units[j].best ? '  (' + D.units[j].best + ')' : ''));
+  options(selUnit, list.map(([,j])=>j),
+          j => 'unit ' + D.units[j].unit + (D.units[j].best ? '  (' + D.units[j].best + ')' : ''));
   pick(); }
 function pick(){ const u = D.units[+selUnit.value]; if(u) colourUnits(u); }
 selGroup.onchange = fillKinds; selKind.onchange = fillUnits; selUnit.onchange = pick;
@@ -117,7 +120,8 @@ const first = D.found.find(f => f.units.length);  // start on the strongest unit
 if(first){ const u = first.units[0]; showUnit(u.layer, u.direction, u.kind, u.unit); window.scrollTo(0,0); }
 // gate saturation scatters
 const NS = 'http://www.w3.org/2000/svg', S = 240, M = 30;
-function el(name, attrs, parent){ const e = document.createElementNS(NS, name); for(const k in attrs) e.setAttribute(k, attrs[k]);
+function el(name, attrs, parent){ const e = document.createElementNS(NS, name);
+  for(const k in attrs) e.setAttribute(k, attrs[k]);
   if(parent) parent.appendChild(e); return e; }
 const box = document.getElementById('scatters');
 for(const g of D.saturation){
@@ -125,10 +129,13 @@ for(const g of D.saturation){
   const svg = el('svg', {width:S+M+10, height:S+M+10, viewBox:'0 0 '+(S+M+10)+' '+(S+M+10), 'class':'scatter'});
   el('rect', {x:M, y:5, width:S, height:S, fill:'none', stroke:'#999'}, svg);
   el('line', {x1:M, y1:5, x2:M+S, y2:5+S, stroke:'#ddd'}, svg);  // left + right = 1
-  const tx = el('text', {x:M+S/2, y:S+M+2, 'text-anchor':'middle', 'font-size':11}, svg); tx.textContent='left-saturated fraction';
-  const ty = el('text', {x:10, y:5+S/2, 'text-anchor':'middle', 'font-size':11, transform:'rotate(-90 10 '+(5+S/2)+')'}, svg);
+  const tx = el('text', {x:M+S/2, y:S+M+2, 'text-anchor':'middle', 'font-size':11}, svg);
+  tx.textContent='left-saturated fraction';
+  const ty = el('text', {x:10, y:5+S/2, 'text-anchor':'middle', 'font-size':11,
+                         transform:'rotate(-90 10 '+(5+S/2)+')'}, svg);
   ty.textContent='right-saturated fraction';
-  for(const [v,x,y,a] of [['0',M,S+18,'start'],['1',M+S,S+18,'end']]){ const t=el('text',{x:x,y:y,'font-size':10,'text-anchor':a},svg); t.textContent=v; }
+  for(const [v,x,y,a] of [['0',M,S+18,'start'],['1',M+S,S+18,'end']]){
+    const t=el('text',{x:x,y:y,'font-size':10,'text-anchor':a},svg); t.textContent=v; }
   for(let h=0; h<g.left.length; h++){
     const c = el('circle', {cx:M+g.left[h]*S, cy:5+S-g.right[h]*S, r:2.5, fill:'rgba(31,119,180,0.6)'}, svg);
     el('title', {}, c).textContent = g.gate + '[' + h + ']: left ' + fmt(g.left[h]) + ', right ' + fmt(g.right[h]);
@@ -198,7 +205,8 @@ Hover a symbol: the model's top 5 guesses for the next symbol and the loss of th
 <div class="text" id="text-loss"></div>
 <h2>Units found automatically</h2>
 <p class="note">For each text feature, the units whose activation correlates most with it (Pearson r over the
-inspected symbols, all layers, {html.escape(", ".join(payload["correlated_kinds"]))}). Click a row to see it on the text.</p>
+inspected symbols, all layers, {html.escape(", ".join(payload["correlated_kinds"]))}).
+Click a row to see it on the text.</p>
 {_found_rows(payload["found"], payload["feature_descriptions"])}
 <h2>Gate saturation</h2>
 <p class="note">{html.escape(saturation_note)}</p>

@@ -6,7 +6,7 @@ found units on an excerpt of the text.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -18,7 +18,7 @@ def _symbol_label(s: str) -> str:
     return {"\n": "\u21b5", " ": "\u2423", "\t": "\u2192"}.get(s, s)
 
 
-def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[List[str]]:
+def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[list[str]]:
     try:
         import matplotlib
 
@@ -30,8 +30,8 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[List[str]]:
     gates = analysis["saturation"]
     if gates:
         cols = min(4, len(gates))
-        rows = (len(gates) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+        grid_rows = (len(gates) + cols - 1) // cols
+        fig, axes = plt.subplots(grid_rows, cols, figsize=(3.2 * cols, 3.2 * grid_rows), squeeze=False)
         for ax in axes.flat[len(gates):]:
             ax.axis("off")
         for ax, g in zip(axes.flat, gates):
@@ -57,7 +57,7 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[List[str]]:
     picked, labels = picked[:TOP_UNITS], labels[:TOP_UNITS]
     if picked:
         n = min(EXCERPT, len(symbols))
-        rows = np.stack([rec.states[(l, d)][k][:n, unit] for l, d, k, unit in picked])  # (units, n)
+        rows = np.stack([rec.states[(layer, d)][k][:n, unit] for layer, d, k, unit in picked])  # (units, n)
         scale = np.maximum(np.abs(rows).max(axis=1, keepdims=True), 1e-6)
         fig, ax = plt.subplots(figsize=(max(6, n * 0.16), 0.45 * len(picked) + 1.2))
         ax.imshow(rows / scale, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")

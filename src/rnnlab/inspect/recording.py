@@ -9,20 +9,19 @@
 The recurrent stack's values come from the engine's recording switch,
 `model.forward(inputs, state, record=True)`, which fills `model.rnn.recorded`:
 {(layer, direction): {"h": (T, B, H), "c": (T, B, H) for cells with a cell state,
-one (T, B, H) array per gate named by the registry's `gate_names`}}. The text is read in chunks of `chunk` steps, state carried, so a long
-text never forms (N, V) logits at once.
+one (T, B, H) array per gate named by the registry's `gate_names`}}. The text is read in chunks of
+`chunk` steps, state carried, so a long text never forms (N, V) logits at once.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
 
 import numpy as np
 
 from rnnlab.engine.registry import get_cell
 
-Key = Tuple[int, int]  # (layer, direction)
+Key = tuple[int, int]  # (layer, direction)
 TOP_K = 5
 
 
@@ -31,12 +30,12 @@ class Recording:
     """What the model did on one text: per-step states and gates, predictions and losses."""
 
     ids: np.ndarray  # (N,) the symbols read
-    states: Dict[Key, Dict[str, np.ndarray]] = field(default_factory=dict)  # (layer, dir) -> kind -> (N, H)
-    top_ids: np.ndarray = None  # (N, K) next-symbol ids, most likely first
-    top_probs: np.ndarray = None  # (N, K) their probabilities
-    loss: np.ndarray = None  # (N,) surprisal of each symbol in nats; NaN at 0 (nothing predicted it)
+    top_ids: np.ndarray  # (N, K) next-symbol ids, most likely first
+    top_probs: np.ndarray  # (N, K) their probabilities
+    loss: np.ndarray  # (N,) surprisal of each symbol in nats; NaN at 0 (nothing predicted it)
+    states: dict[Key, dict[str, np.ndarray]] = field(default_factory=dict)  # (layer, dir) -> kind -> (N, H)
 
-    def names(self) -> Dict[str, Tuple[int, ...]]:
+    def names(self) -> dict[str, tuple[int, ...]]:
         """'l{layer}.d{direction}.{kind}' -> shape, for every recorded array."""
         return {array_name(key, kind): tuple(values.shape) for key, kinds in self.states.items()
                 for kind, values in kinds.items()}
@@ -46,12 +45,12 @@ def array_name(key: Key, kind: str) -> str:
     return f"l{key[0]}.d{key[1]}.{kind}"
 
 
-def state_kinds(cell: str) -> Tuple[str, ...]:
+def state_kinds(cell: str) -> tuple[str, ...]:
     """The per-unit states a cell keeps: ("h", "c") with a cell state, else ("h",)."""
     return ("h", "c") if get_cell(cell).has_cell_state else ("h",)
 
 
-def gate_kinds(cell: str) -> Tuple[Tuple[str, str], ...]:
+def gate_kinds(cell: str) -> tuple[tuple[str, str], ...]:
     """(gate name, activation) of the cell's gates; a 'gate' that is the state itself (the Elman
     RNN's h) is not a gate."""
     spec = get_cell(cell)
@@ -86,7 +85,7 @@ def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     ids = np.asarray(ids, dtype=np.int64)
     was_training = model.training
     model.eval()
-    pieces: Dict[Key, Dict[str, list]] = {}
+    pieces: dict[Key, dict[str, list]] = {}
     tops, probs, losses = [], [], []
     state = None
     previous_log_probs = None  # (V,) the prediction for the first symbol of this chunk

@@ -22,7 +22,7 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -71,10 +71,10 @@ def _language_model_task(run: Path) -> str:
     return name
 
 
-def symbols_to_read(task, text: Optional[str], length: int) -> Tuple[np.ndarray, List[str], Dict[str, Any]]:
+def symbols_to_read(task, text: Optional[str], length: int) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """(ids (N,), symbols, notes) of a text file or the validation split, at most `length` of them."""
     vocab = task.vocab
-    notes: Dict[str, Any] = {}
+    notes: dict[str, Any] = {}
     if text is not None:
         from rnnlab.data import ptb_tokens, read_text_file
 
@@ -130,7 +130,7 @@ def _val_loss(run: Path) -> str:
             f"best {best:.4f} (ppl {math.exp(min(best, 50)):.2f})")
 
 
-def _header(run: Path, task, ids, notes, length_limit: int, units: int) -> Dict[str, Any]:
+def _header(run: Path, task, ids, notes, length_limit: int, units: int) -> dict[str, Any]:
     config = task.model.config
     options = task.options
     data = getattr(options, "text", None) or getattr(options, "data", None) or getattr(options, "corpus", "?")
@@ -149,7 +149,7 @@ def _header(run: Path, task, ids, notes, length_limit: int, units: int) -> Dict[
                         f"with a feature, plus the found units; values rounded to 3 decimals"}
 
 
-def analyse(rec: Recording, symbols: List[str], cell: str, kind: str, units: int) -> Dict[str, Any]:
+def analyse(rec: Recording, symbols: list[str], cell: str, kind: str, units: int) -> dict[str, Any]:
     """Features, correlations, found units, the units to embed and gate saturation."""
     features = text_features(symbols, kind)
     kinds = state_kinds(cell)
@@ -170,16 +170,16 @@ def analyse(rec: Recording, symbols: List[str], cell: str, kind: str, units: int
             "saturation": saturations, "correlated_kinds": kinds}
 
 
-def build_payload(header, rec: Recording, symbols, kind: str, line_end: str, analysis) -> Dict[str, Any]:
+def build_payload(header, rec: Recording, symbols, kind: str, line_end: str, analysis) -> dict[str, Any]:
     """The data the page embeds (see the module docstring for what and why)."""
-    top_vocab: Dict[int, int] = {}
+    top_vocab: dict[int, int] = {}
     for i in rec.top_ids.reshape(-1).tolist():
         top_vocab.setdefault(i, len(top_vocab))
     top_symbols = [None] * len(top_vocab)
     itos = analysis["itos"]
     for i, local in top_vocab.items():
         top_symbols[local] = itos[i]
-    best_of: Dict[tuple, str] = {}
+    best_of: dict[tuple, str] = {}
     for item in analysis["found"]:
         for u in item["units"][:1]:
             best_of.setdefault((u["layer"], u["direction"], u["kind"], u["unit"]),
@@ -209,7 +209,7 @@ def build_payload(header, rec: Recording, symbols, kind: str, line_end: str, ana
             "saturation_note": note}
 
 
-def _write_json_summary(path: Path, header, rec: Recording, analysis, payload_units: int) -> Dict[str, Any]:
+def _write_json_summary(path: Path, header, rec: Recording, analysis, payload_units: int) -> dict[str, Any]:
     summary = {"format": FORMAT, "version": VERSION, "header": header,
                "arrays": {name: list(shape) for name, shape in rec.names().items()},
                "features": list(analysis["features"]),
@@ -227,8 +227,11 @@ def _write_json_summary(path: Path, header, rec: Recording, analysis, payload_un
 
 def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length: int = DEFAULT_LENGTH,
             units: Optional[int] = None, out=None, force: bool = False, lstmvis=None,
-            checkpoint: str = "best", say=print) -> Dict[str, Any]:
-    """Inspect a language-model run (`units`: default min(32, hidden)); returns {"out": folder, "files": [...], "notes": [...], ...}."""
+            checkpoint: str = "best", say=print) -> dict[str, Any]:
+    """Inspect a language-model run (`units`: default min(32, hidden)).
+
+    Returns {"out": folder, "files": [...], "notes": [...], ...}.
+    """
     from rnnlab import api
 
     run = Path(run)
@@ -263,7 +266,7 @@ def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length
     line_end = "\n" if task.vocab.kind == "char" else next(
         (s for s in ("<eos>", "SENTENCE_END") if s in task.vocab), "\n")
     payload = build_payload(header, rec, symbols, task.vocab.kind, line_end, analysis)
-    messages: List[str] = []
+    messages: list[str] = []
     if notes.get("unknown"):
         messages.append(f"note: {notes['unknown']} unknown symbols in {notes['source']} were " +
                         (f"read as {notes['unknown_as']!r}" if "unknown_as" in notes else "skipped"))
@@ -283,7 +286,7 @@ def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length
             "page_bytes": page_bytes, "found": analysis["found"]}
 
 
-def _write_all(target: Path, force: bool, write) -> List[str]:
+def _write_all(target: Path, force: bool, write) -> list[str]:
     """Write into a fresh temporary folder next to `target`, then put it in place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -299,7 +302,7 @@ def _write_all(target: Path, force: bool, write) -> List[str]:
     return [str(target / name) for name in names]
 
 
-def _write_outputs(folder: Path, payload, header, rec: Recording, analysis, symbols, messages) -> List[str]:
+def _write_outputs(folder: Path, payload, header, rec: Recording, analysis, symbols, messages) -> list[str]:
     from rnnlab.inspect.page import render_page
 
     (folder / "inspect.html").write_text(render_page(payload), encoding="utf-8")

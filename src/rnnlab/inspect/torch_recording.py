@@ -12,8 +12,6 @@ modules in the tests.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 import numpy as np
 
 from rnnlab.engine.registry import get_cell
@@ -47,8 +45,8 @@ def _rnn_step(torch, x_proj, h, c, w_hh, b_hh, nonlinearity):
 STEPS = {"LSTM": _lstm_step, "GRU": _gru_step, "RNN": _rnn_step}  # by the registry's torch_module
 
 
-def record_stack_torch(cell: str, weights: Dict[str, np.ndarray], x: np.ndarray, num_layers: int,
-                       nonlinearity: str = "tanh") -> Dict[Tuple[int, int], Dict[str, np.ndarray]]:
+def record_stack_torch(cell: str, weights: dict[str, np.ndarray], x: np.ndarray, num_layers: int,
+                       nonlinearity: str = "tanh") -> dict[tuple[int, int], dict[str, np.ndarray]]:
     """weights: the recurrent layer's state dict (`weight_ih_l0`, ...); x (T, B, I) -> the recording."""
     import torch
 
@@ -69,7 +67,8 @@ def record_stack_torch(cell: str, weights: Dict[str, np.ndarray], x: np.ndarray,
             hidden = w_hh.shape[1]
             h = torch.zeros(batch, hidden, dtype=dtype)
             c = torch.zeros(batch, hidden, dtype=dtype) if spec.has_cell_state else None
-            values = {name: [] for name in ("h", *(("c",) if spec.has_cell_state else ()), *spec.gate_names)}
+            kinds = ("h", *(("c",) if spec.has_cell_state else ()), *spec.gate_names)
+            values: dict[str, list] = {name: [] for name in kinds}
             for t in range(steps):
                 x_proj = layer_input[t] @ w_ih.T + (b_ih if b_ih is not None else 0)  # (B, G*H)
                 h, c, gates = step(torch, x_proj, h, c, w_hh, b_hh, nonlinearity)

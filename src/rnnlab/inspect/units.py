@@ -13,7 +13,8 @@ tanh < -0.9) and right-saturated (sigmoid > 0.9, tanh > 0.9).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def _standardised(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-12)
 
 
-def correlations(activations: np.ndarray, features: Dict[str, np.ndarray]) -> np.ndarray:
+def correlations(activations: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
     """(N, U) activations, features {name: (N,)} -> (F, U) Pearson r, rows in the features' order."""
     f = _standardised(np.stack(list(features.values()), axis=1))  # (N, F)
     return f.T @ _standardised(activations)  # (F, U)
@@ -38,8 +39,8 @@ def correlations(activations: np.ndarray, features: Dict[str, np.ndarray]) -> np
 class UnitTable:
     """All units of some (layer, direction, kind) arrays side by side: column j <-> labels[j]."""
 
-    def __init__(self, arrays: Dict[Tuple[int, int, str], np.ndarray]) -> None:
-        self.labels: List[Tuple[int, int, str, int]] = []  # (layer, direction, kind, unit)
+    def __init__(self, arrays: dict[tuple[int, int, str], np.ndarray]) -> None:
+        self.labels: list[tuple[int, int, str, int]] = []  # (layer, direction, kind, unit)
         columns = []
         for (layer, direction, kind), values in arrays.items():
             columns.append(values)  # (N, H)
@@ -47,8 +48,8 @@ class UnitTable:
         self.values = np.concatenate(columns, axis=1)  # (N, U)
 
 
-def strongest_units(table: UnitTable, features: Dict[str, np.ndarray], corr: Optional[np.ndarray] = None,
-                    per_feature: int = 3) -> List[dict]:
+def strongest_units(table: UnitTable, features: dict[str, np.ndarray], corr: Optional[np.ndarray] = None,
+                    per_feature: int = 3) -> list[dict]:
     """Per feature, the `per_feature` units with the largest |r|, strongest first."""
     corr = correlations(table.values, features) if corr is None else corr
     found = []
@@ -62,12 +63,12 @@ def strongest_units(table: UnitTable, features: Dict[str, np.ndarray], corr: Opt
 
 
 def units_to_show(table: UnitTable, corr: np.ndarray, per_array: int,
-                  must: Sequence[Tuple[int, int, str, int]] = ()) -> List[Tuple[int, int, str, int]]:
+                  must: Sequence[tuple[int, int, str, int]] = ()) -> list[tuple[int, int, str, int]]:
     """For each (layer, direction, kind): the `per_array` units most correlated with any feature
     (then by variance), plus every unit in `must`; in (layer, direction, kind, unit) order."""
     score = np.abs(corr).max(axis=0) if corr.size else np.zeros(len(table.labels))  # (U,)
     variance = table.values.var(axis=0)
-    groups: Dict[Tuple[int, int, str], List[int]] = {}
+    groups: dict[tuple[int, int, str], list[int]] = {}
     for j, label in enumerate(table.labels):
         groups.setdefault(label[:3], []).append(j)
     chosen = set(must)
@@ -77,7 +78,7 @@ def units_to_show(table: UnitTable, corr: np.ndarray, per_array: int,
     return sorted(chosen)
 
 
-def saturation(values: np.ndarray, activation: str) -> Optional[Dict[str, np.ndarray]]:
+def saturation(values: np.ndarray, activation: str) -> Optional[dict[str, np.ndarray]]:
     """(N, H) gate values -> {"left": (H,), "right": (H,)} fractions of steps; None if the
     activation has no saturation thresholds (e.g. relu)."""
     if activation not in SATURATION_THRESHOLDS:
