@@ -32,7 +32,7 @@ class PeepholeLSTMCell:
         tanh_c = buffer("tanh_c", (steps, batch, hidden))
         recurrent = buffer("recurrent", (batch, four_h))
         peep = buffer("peep", (batch, hidden))
-        w_hh_t = w_hh.T
+        w_hh_t = np.ascontiguousarray(w_hh.T)  # NN layout for the per-step product (see cells.LSTMCell)
         h_prev, c_prev = h0, c0
         for t in range(steps):
             gates = xp[t]
@@ -152,7 +152,7 @@ class MinimalLSTMCell:
         c = buffer("c", (steps, batch, hidden))
         recurrent = buffer("recurrent", (batch, four_h))
         scratch = buffer("scratch", (batch, hidden))
-        w_hh_t = w_hh.T
+        w_hh_t = np.ascontiguousarray(w_hh.T)  # NN layout for the per-step product (see cells.LSTMCell)
         h_prev, c_prev = h0, c0
         for t in range(steps):
             gates = xp[t]
