@@ -25,7 +25,8 @@ projections and zero tail biases computes the same function (tested).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class AdaptiveSoftmax(Module):
                                                  out=tail if need_grad else None)
             weight = members.size / rows
             total += part * weight
-            if need_grad:
+            if d_tail is not None:  # need_grad
                 d_tail *= weight
                 tails.append((k, members, x_members, d_tail))
         self._cache = (x, d_head, tails) if need_grad else None

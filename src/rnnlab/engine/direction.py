@@ -42,7 +42,7 @@ def recording(cell, spec, cache, reverse: bool) -> dict:
 
 def add_hidden_weight_grad(grad, dgh, h_seq, h0, reverse: bool) -> None:
     """dW_hh += sum_t dgh_t^T h_{t-1}, where 'previous' follows the processing direction (time order in)."""
-    steps, batch, gate_rows = dgh.shape
+    steps, _batch, gate_rows = dgh.shape
     hidden = h_seq.shape[2]
     if steps > 1:
         later, earlier = (dgh[:-1], h_seq[1:]) if reverse else (dgh[1:], h_seq[:-1])

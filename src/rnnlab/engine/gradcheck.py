@@ -22,7 +22,8 @@ Example (the gradient of sum(w^2) is 2w):
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def numeric_gradients(params: Mapping[str, np.ndarray], loss_fn: Callable[[], fl
                       names: Optional[Iterable[str]] = None, eps: float = 1e-6,
                       max_elements: Optional[int] = None,
                       rng: Optional[np.random.Generator] = None
-                      ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Central-difference gradients of `loss_fn()` w.r.t. `params[name]`, element by element.
 
     Returns {name: (flat_indices, numeric_values)}. With `max_elements`, arrays larger
@@ -71,7 +72,7 @@ def check_gradients(params: Mapping[str, np.ndarray], analytic_grads: Mapping[st
                     loss_fn: Callable[[], float], eps: float = 1e-6,
                     max_elements: Optional[int] = None, rng: Optional[np.random.Generator] = None,
                     names: Optional[Iterable[str]] = None, floor: float = DEFAULT_FLOOR,
-                    threshold: Optional[float] = None) -> Dict[str, float]:
+                    threshold: Optional[float] = None) -> dict[str, float]:
     """Max relative error (see module docstring) of `analytic_grads` vs central differences.
 
     `analytic_grads[name]` must hold d loss_fn() / d params[name] for the current
@@ -123,7 +124,7 @@ def assert_gradients(params: Mapping[str, np.ndarray], analytic_grads: Mapping[s
                      loss_fn: Callable[[], float], threshold: float = 1e-6, eps: float = 1e-6,
                      max_elements: Optional[int] = None, rng: Optional[np.random.Generator] = None,
                      names: Optional[Iterable[str]] = None,
-                     floor: float = DEFAULT_FLOOR) -> Dict[str, float]:
+                     floor: float = DEFAULT_FLOOR) -> dict[str, float]:
     """check_gradients that raises AssertionError on failure; the message holds the
     report table and, for each failing array, ours and the numeric value side by side."""
     errors, worst = _check(params, analytic_grads, loss_fn, eps, max_elements, rng, names, floor)

@@ -9,11 +9,11 @@ Left out: label smoothing, class weights, sampled softmax.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
-LossAndGrad = Tuple[float, Optional[np.ndarray]]
+LossAndGrad = tuple[float, Optional[np.ndarray]]
 
 
 def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
@@ -63,10 +63,7 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
         work = np.empty((min(block, N), V), dtype=logits.dtype)        # one block, reused
     per_row = np.empty(N, dtype=work.dtype)                            # (N,) l_n
     sum_exp = np.empty_like(per_row)                                   # (N,)
-    if weights is None:
-        total = float(N)
-    else:
-        total = float(weights.sum(dtype=np.float64))
+    total = float(N) if weights is None else float(weights.sum(dtype=np.float64))
     for start in range(0, N, block):
         rows = slice(start, min(start + block, N))
         t = targets[rows]                                              # (b,)

@@ -26,11 +26,11 @@ class Module:
         for grad in self.grads.values():
             grad.fill(0)
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         self.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
     def state_dict(self) -> dict[str, np.ndarray]:

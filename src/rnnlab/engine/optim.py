@@ -14,28 +14,29 @@ Left out: AdamW / amsgrad / maximize / parameter groups (one lr for all paramete
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Optional
 
 import numpy as np
 
-Arrays = Dict[str, np.ndarray]
+Arrays = dict[str, np.ndarray]
 
 
 class Optimizer:
     """Shared bookkeeping: params, per-parameter buffers and step counts, scratch space."""
 
     name = "optimizer"
-    buffers: Tuple[str, ...] = ()        # per-parameter state arrays, e.g. ("exp_avg", "exp_avg_sq")
-    hyper: Tuple[str, ...] = ()          # hyperparameter attribute names saved in state_dict
+    buffers: tuple[str, ...] = ()        # per-parameter state arrays, e.g. ("exp_avg", "exp_avg_sq")
+    hyper: tuple[str, ...] = ()          # hyperparameter attribute names saved in state_dict
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float) -> None:
         if lr < 0:
             raise ValueError(f"invalid learning rate {lr}")
-        self.params: Dict[str, np.ndarray] = dict(params)
+        self.params: dict[str, np.ndarray] = dict(params)
         self.lr = float(lr)
-        self.state: Dict[str, Arrays] = {b: {} for b in self.buffers}   # buffer -> name -> array
-        self.steps: Dict[str, int] = {}                                 # name -> updates so far
-        self._scratch: Dict[tuple, np.ndarray] = {}
+        self.state: dict[str, Arrays] = {b: {} for b in self.buffers}   # buffer -> name -> array
+        self.steps: dict[str, int] = {}                                 # name -> updates so far
+        self._scratch: dict[tuple, np.ndarray] = {}
 
     # -- the update ---------------------------------------------------------------------
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
@@ -77,7 +78,7 @@ class Optimizer:
         return out
 
     # -- checkpointing --------------------------------------------------------------------
-    def state_dict(self) -> Tuple[Arrays, dict]:
+    def state_dict(self) -> tuple[Arrays, dict]:
         arrays = {f"{kind}.{name}": buf.copy()
                   for kind, per_param in self.state.items() for name, buf in per_param.items()}
         scalars = {"type": self.name, "lr": self.lr, "steps": dict(self.steps)}
@@ -155,7 +156,7 @@ class Adam(Optimizer):
     hyper = ("betas", "eps", "weight_decay")
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-3,
-                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
@@ -295,7 +296,7 @@ class Schedule:
     read `optimizer.lr`. When the training loop calls which: rnnlab.schedules."""
 
     name = "schedule"
-    fields: Tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer

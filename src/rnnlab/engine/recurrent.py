@@ -189,8 +189,8 @@ class Recurrent(Module):
         layers = []  # what backward needs, per layer
         layer_input = x
         for layer in range(self.num_layers):
-            one_hot = layer == 0 and ids is not None
-            flat_input = ids if one_hot else layer_input.reshape(steps * batch, -1)  # (T*B,) ids or (T*B, in)
+            flat_input = ids if layer == 0 and ids is not None else layer_input.reshape(steps * batch, -1)
+            one_hot = flat_input.ndim == 1  # (T*B,) ids, or (T*B, in) features
             outputs, directions_cache = [], []
             for direction in range(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
@@ -267,9 +267,10 @@ class Recurrent(Module):
         grad_h0 = np.zeros((self.num_layers * directions, batch, hidden), dtype=self.dtype)
         grad_c0 = np.zeros_like(grad_h0) if self._cache["has_c"] else None
         self.hidden_grads = {}
-        d_output = dy
+        d_output: Optional[np.ndarray] = dy
         for layer in reversed(range(self.num_layers)):
             layer_cache = self._cache["layers"][layer]
+            assert d_output is not None  # the layer above (or the caller) always passes a gradient down
             if layer_cache["mask"] is not None:
                 d_output = d_output * layer_cache["mask"]
             flat_input = layer_cache["input"]  # (T*B, in)

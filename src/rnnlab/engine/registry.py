@@ -21,7 +21,7 @@ the torch backend loops over (backends/loop.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from .cells import GRUCell, LSTMCell, RNNCell
 from .lstm_variants import MinimalLSTMCell, PeepholeLSTMCell
@@ -32,16 +32,16 @@ class CellSpec:
     """What a cell is, for every module that builds, converts, checks or reports one."""
 
     name: str  # the value of --cell
-    make: Callable[[str], object]  # nonlinearity -> a cell object (cells.py)
-    gate_names: Tuple[str, ...]  # the stacked gates, in the parameters' row order
+    make: Callable[[str], Any]  # nonlinearity -> a cell object (cells.py)
+    gate_names: tuple[str, ...]  # the stacked gates, in the parameters' row order
     has_cell_state: bool  # the state is a pair (h, c)
     summary: str  # one line for --help and reports
-    nonlinearities: Tuple[str, ...] = ("tanh",)  # values --nonlinearity may take for this cell
+    nonlinearities: tuple[str, ...] = ("tanh",)  # values --nonlinearity may take for this cell
     forget_gate: Optional[int] = None  # index of the forget gate in gate_names (a forget bias applies), or None
-    extra_params: Tuple[Tuple[str, Callable[[int], Tuple[int, ...]]], ...] = ()  # (kind, hidden -> shape)
+    extra_params: tuple[tuple[str, Callable[[int], tuple[int, ...]]], ...] = ()  # (kind, hidden -> shape)
     torch_module: Optional[str] = None  # the torch.nn class that computes the same thing, or None (backends/loop.py)
-    torch_nonlinearities: Tuple[str, ...] = ("tanh",)  # the nonlinearities the torch backend computes
-    gate_activations: Tuple[str, ...] = field(default=())  # per gate: "sigmoid" | "tanh" | ... (inspection)
+    torch_nonlinearities: tuple[str, ...] = ("tanh",)  # the nonlinearities the torch backend computes
+    gate_activations: tuple[str, ...] = field(default=())  # per gate: "sigmoid" | "tanh" | ... (inspection)
     folds_hidden_bias: bool = True  # b_hh is added with the input projection (GRU: only b_hr, b_hz)
     direct_hidden_grad: bool = False  # the cell adds a dL/dh_{t-1} term that skips W_hh (GRU's z path)
 
@@ -50,23 +50,23 @@ class CellSpec:
         return len(self.gate_names)
 
     @property
-    def extra_param_kinds(self) -> Tuple[str, ...]:
+    def extra_param_kinds(self) -> tuple[str, ...]:
         """Parameters beyond weight_ih, weight_hh, bias_ih, bias_hh; the cell forms their gradients."""
         return tuple(kind for kind, _ in self.extra_params)
 
     @property
-    def own_grads(self) -> Tuple[str, ...]:
+    def own_grads(self) -> tuple[str, ...]:
         """The gradients the cell forms itself: its extra parameters', and "h_prev" for a direct path."""
         return self.extra_param_kinds + (("h_prev",) if self.direct_hidden_grad else ())
 
     def param_shapes(self, input_size: int, hidden_size: int, bias: bool = True,
-                     hidden_bias: bool = True) -> Dict[str, Tuple[int, ...]]:
+                     hidden_bias: bool = True) -> dict[str, tuple[int, ...]]:
         """kind -> shape of one layer and direction's parameters (suffix `_l{k}[_reverse]` on each).
 
         `hidden_bias=False` leaves out bias_hh: one bias per gate, as the d2l and nicodjimenez
         programs have (PyTorch's layers always have both)."""
         rows = self.num_gates * hidden_size
-        shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
         if bias:
             shapes["bias_ih"] = (rows,)
             if hidden_bias:
@@ -81,11 +81,11 @@ class CellSpec:
         return slice(self.forget_gate * hidden_size, (self.forget_gate + 1) * hidden_size)
 
 
-def _diagonal(hidden_size: int) -> Tuple[int, ...]:
+def _diagonal(hidden_size: int) -> tuple[int, ...]:
     return (hidden_size,)
 
 
-CELLS: Dict[str, CellSpec] = {
+CELLS: dict[str, CellSpec] = {
     spec.name: spec
     for spec in (
         CellSpec("rnn", RNNCell, ("h",), False, "Elman RNN: h = act(W_ih x + W_hh h_prev + b)",
@@ -109,7 +109,7 @@ CELLS: Dict[str, CellSpec] = {
 }
 
 
-def cell_names() -> Tuple[str, ...]:
+def cell_names() -> tuple[str, ...]:
     """The valid --cell values, in the registry's order."""
     return tuple(CELLS)
 
