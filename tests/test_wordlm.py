@@ -17,7 +17,15 @@ from rnnlab.data.sentences import SentenceSampler, split_tokenised_sentences
 from rnnlab.tasks.wordlm import WordLM, WordLMOptions
 from rnnlab.tasks.wordlm_sentence import WordLMSentence, WordLMSentenceOptions
 
-TINY = dict(hidden_size=16, num_layers=1, batch_size=4, seq_len=8, sample_length=3)
+EXAMPLE = api.make_options("wordlm", "pytorch-example")
+# the example's configuration (these tests were written against it), made tiny
+TINY = dict(tied=EXAMPLE.tied, locked_dropout=EXAMPLE.locked_dropout, dropout=EXAMPLE.dropout,
+            schedule=EXAMPLE.schedule, adaptive_softmax=EXAMPLE.adaptive_softmax,
+            hidden_size=16, num_layers=1, batch_size=4, seq_len=8, sample_length=3)
+
+
+def tiny(**changes):
+    return {**TINY, **changes}
 TINY_SENTENCE = dict(mode="sentence", hidden=8, vocab_size=10, max_sentences=40, eval_sentences=10,
                      sample_length=3)
 
@@ -56,21 +64,30 @@ def _weights(run_dir):
 
 # -- options and data --------------------------------------------------------------------
 
-def test_registered_and_stream_defaults_are_the_pytorch_example():
+def test_the_pytorch_example_preset_is_the_example_configuration():
     assert TASKS["wordlm"] is WordLM
-    o = WordLMOptions()
+    o = api.make_options("wordlm", "pytorch-example")
+    assert o.adaptive_softmax == "" and not o.locked_dropout
     assert (o.cell, o.num_layers, o.hidden_size, o.dropout, o.lr, o.clip, o.seq_len, o.batch_size, o.epochs) == \
         ("lstm", 2, 200, 0.2, 20.0, 0.25, 35, 20, 6)
     assert (o.optimizer, o.schedule, o.lr_factor, o.init, o.init_scale, o.tied) == \
         ("sgd", "plateau", 0.25, "example", 0.1, False)
 
 
-def test_the_better_preset_is_tied_locked_dropout_batch_ten_adaptive_softmax_and_cosine_over_six_epochs():
-    o = api.make_options("wordlm", "better")
+@pytest.mark.parametrize("preset", [None, "better"], ids=["default", "better"])
+def test_the_default_and_the_better_preset_are_tied_locked_dropout_batch_ten_adaptive_softmax_and_cosine(preset):
+    o = api.make_options("wordlm", preset)
     assert (o.hidden_size, o.tied, o.locked_dropout, o.dropout, o.schedule, o.epochs) == (256, True, True, 0.1, "cosine", 6)
-    assert o.batch_size == 10 and o.adaptive_cutoffs == (2000,)
+    assert o.batch_size == 10 and o.adaptive_softmax == "auto"
     assert (o.lr, o.clip, o.seq_len) == (20.0, 0.25, 35)  # the example's otherwise
-    assert api.make_options("wordlm", "better", schedule="plateau").schedule == "plateau"
+    assert api.make_options("wordlm", preset, schedule="plateau").schedule == "plateau"
+    assert api.make_options("wordlm", preset) == WordLMOptions()
+
+
+def test_auto_adaptive_softmax_is_a_2000_word_shortlist_on_the_benchmark_and_is_saved_as_chosen():
+    task = WordLM(api.make_options("wordlm", "better", hidden_size=8, num_layers=1))
+    task.build_model()
+    assert task.model.config.adaptive_cutoffs == (2000,) and task.options.adaptive_softmax == "2000"
 
 
 def test_sentence_task_defaults_are_wildml_and_flags_still_override():
@@ -143,19 +160,19 @@ def test_example_init_touches_embedding_and_head_only(data_dir):
 
 
 def test_tied_weights_are_one_array(data_dir):
-    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, **TINY))
+    task = WordLM(WordLMOptions(data=str(data_dir), **tiny(tied=True)))
     task.build_model()
     model = task.model
     assert model.head.params["weight"] is model.encoder.params["weight"]
     assert "head.weight" not in model.params
-    result = api.train("wordlm", run_dir="tied", quiet=True, epochs=1, data=str(data_dir), tied=True, **TINY)
+    result = api.train("wordlm", run_dir="tied", quiet=True, epochs=1, data=str(data_dir), **tiny(tied=True))
     assert math.isfinite(result["test_ppl"])
 
 
 @pytest.mark.parametrize("adaptive_softmax", ["", "4,9"], ids=["full-softmax", "adaptive-softmax"])
 def test_tied_gradient_sums_the_head_and_the_embedding_parts_and_accumulates(data_dir, adaptive_softmax):
-    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, dtype="float64", adaptive_softmax=adaptive_softmax,
-                                **TINY))
+    task = WordLM(WordLMOptions(data=str(data_dir), **tiny(tied=True, dtype="float64",
+                                                                 adaptive_softmax=adaptive_softmax)))
     task.build_model()
     model = task.model
     assert model.head.grads["weight"] is model.encoder.grads["weight"]  # one gradient array too
@@ -175,8 +192,8 @@ def test_tied_gradient_sums_the_head_and_the_embedding_parts_and_accumulates(dat
 @pytest.mark.parametrize("embedding_size", [8, 24])
 def test_tied_weights_narrower_or_wider_than_the_hidden_state_go_through_a_head_projection(
         data_dir, embedding_size):
-    task = WordLM(WordLMOptions(data=str(data_dir), tied=True, embedding_size=embedding_size, dtype="float64",
-                                **TINY))
+    task = WordLM(WordLMOptions(data=str(data_dir), **tiny(tied=True, embedding_size=embedding_size,
+                                                                 dtype="float64")))
     task.build_model()
     model = task.model
     assert model.params["head_projection.weight"].shape == (embedding_size, 16)  # H -> E, no bias
@@ -208,8 +225,8 @@ def test_sentence_mode_runs(data_dir):
     assert SENTENCE_END not in result["sample"].split()
 
 
-@pytest.mark.parametrize("settings", [dict(dropout=0.3, **TINY), TINY_SENTENCE,
-                                      dict(dropout=0.3, tied=True, adaptive_softmax="4", **TINY)],
+@pytest.mark.parametrize("settings", [tiny(dropout=0.3), TINY_SENTENCE,
+                                      tiny(dropout=0.3, tied=True, adaptive_softmax="4")],
                          ids=["stream", "sentence", "adaptive-softmax"])
 def test_resume_ends_with_the_same_weights(data_dir, tmp_path, settings):
     api.train("wordlm", run_dir=tmp_path / "straight", quiet=True, epochs=2, data=str(data_dir), **settings)
@@ -222,8 +239,8 @@ def test_resume_ends_with_the_same_weights(data_dir, tmp_path, settings):
 
 
 def test_an_adaptive_softmax_model_trains_and_evaluates_and_generates_from_its_checkpoint(data_dir, capsys):
-    result = api.train("wordlm", run_dir="adaptive", quiet=True, epochs=1, data=str(data_dir), tied=True,
-                       adaptive_softmax="4,9", **TINY)
+    result = api.train("wordlm", run_dir="adaptive", quiet=True, epochs=1, data=str(data_dir),
+                       **tiny(tied=True, adaptive_softmax="4,9"))
     assert 1 < result["test_ppl"] < result["vocab_size"] / 2
     task = api.load("adaptive", load_data=True)
     assert task.model.config.adaptive_cutoffs == (4, 9)

@@ -233,9 +233,10 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dyna
             raise UsageError(f"--text works for language models; {task.name} is not one")
         text = read_text_file(text_path)
         if task.vocab.kind == "word":
-            from rnnlab.data import ptb_tokens
+            from rnnlab.data import stream_tokens
 
-            symbols = ptb_tokens(text.splitlines())
+            # the run's own rule for a --text run; whitespace and <eos> per line for the pre-tokenised benchmarks
+            symbols = stream_tokens(text, task.vocab.tokenizer)
             ids = task.vocab.encode(symbols, unknown="unk" if task.vocab.unk else unknown)
             # scored as <unk>: a text tokenised unlike the training text scores mostly <unk>s
             unknown_words = sum(symbol not in task.vocab for symbol in symbols) if task.vocab.unk else None

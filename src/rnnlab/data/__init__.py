@@ -4,6 +4,7 @@ Files in reading order:
   corpora.py   the shipped corpora (gzip, see corpora/README.md) and reading user files
   vocab.py     Vocabulary: symbols <-> ids, saved as versioned JSON in checkpoints
   text.py      characters, PTB-style words, WildML sentences
+  tokenize.py  plain text -> word tokens (one documented rule), a text's train/valid/test split
   samplers.py  (X, Y) batches, time-major (T, B): random, consecutive, batchify + BPTT;
                all resumable mid-epoch through state() / set_state()
   sentences.py sentences of an already tokenised text; one sentence per step (resumable)
@@ -27,11 +28,12 @@ from rnnlab.data.text import (
                               split_sentences,
                               tokenize_words,
 )
+from rnnlab.data.tokenize import WordTokenizer, split_tail, stream_tokens
 from rnnlab.data.vocab import Vocabulary
 
 __all__ = [
     "CORPORA", "Corpus", "load_corpus", "load_text", "load_word_splits", "read_text_file",
-    "Vocabulary", "SentenceSampler", "split_tokenised_sentences",
+    "Vocabulary", "WordTokenizer", "split_tail", "stream_tokens", "SentenceSampler", "split_tokenised_sentences",
     "EOS", "SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN", "prepare_chars", "ptb_tokens",
     "split_sentences", "tokenize_words", "sentences", "sentence_vocabulary", "sentence_pairs",
     "RandomWindows", "ConsecutiveWindows", "batchify", "BpttWindows",

@@ -7,7 +7,9 @@
 A character vocabulary is the sorted set of distinct characters; a word vocabulary
 lists specials first, then words by falling frequency (ties alphabetical), so both
 are the same whatever order the text came in. `to_json()` / `from_json()` give a
-small versioned dict that checkpoints store next to the weights.
+small versioned dict that checkpoints store next to the weights. A word vocabulary built
+from plain text carries its `tokenizer` (tokenize.py), so `encode` of a string writes the
+text the way the training text was written; one without splits a string on whitespace.
 
 Left out: subword tokenisers (BPE); normalisation of the text (see `text.py`).
 """
@@ -21,12 +23,14 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from rnnlab.data.tokenize import WordTokenizer
 from rnnlab.errors import UsageError
 
 __all__ = ["Vocabulary", "UNKNOWN_MODES"]
 
 FORMAT = "rnnlab.vocabulary"
-VERSION = 1
+VERSION = 2  # 2 adds "tokenizer"; a vocabulary without one is still written as version 1
+READS = (1, 2)
 UNKNOWN_MODES = ("error", "skip", "unk")
 _MAX_NAMED = 10  # unknown symbols named in an error message
 
@@ -38,6 +42,7 @@ class Vocabulary:
     itos: List[str]
     kind: str = "char"  # "char": decode joins with ""; "word": joins with " "
     unk: Optional[str] = None  # the symbol unknown input maps to with unknown="unk", if any
+    tokenizer: Optional[WordTokenizer] = None  # how a string becomes words (None: split on whitespace)
     stoi: Dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +98,8 @@ class Vocabulary:
     def encode(self, seq: Union[str, Sequence[str]], unknown: str = "error") -> np.ndarray:
         """Ids of `seq` as an int64 array of shape (len,): characters of a string, or words.
 
-        A string given to a word vocabulary is split on whitespace. Symbols not in
+        A string given to a word vocabulary is split by its `tokenizer` (on whitespace
+        without one). Symbols not in
         the vocabulary raise a `UsageError` naming them (unknown="error"), are left
         out ("skip"), or become the `unk` token ("unk").
         """
@@ -102,7 +108,7 @@ class Vocabulary:
         if unknown == "unk" and self.unk is None:
             raise UsageError("this vocabulary has no unknown-token; use --unknown skip or --unknown error")
         if self.kind == "word" and isinstance(seq, str):
-            seq = seq.split()
+            seq = self.tokenizer.words(seq) if self.tokenizer is not None else seq.split()
         elif not isinstance(seq, (str, list, tuple)):
             seq = list(seq)
         if self.kind == "char" and isinstance(seq, str):
@@ -163,9 +169,11 @@ class Vocabulary:
 
     # -- saving ----------------------------------------------------------------------
     def to_json(self) -> Dict[str, Any]:
-        """A JSON-able dict: {"format", "version", "kind", "unk", "itos"}."""
-        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "unk": self.unk,
-                "itos": list(self.itos)}
+        """A JSON-able dict: {"format", "version", "kind", "unk", "itos"} (and "tokenizer", version 2)."""
+        d = {"format": FORMAT, "version": 1, "kind": self.kind, "unk": self.unk, "itos": list(self.itos)}
+        if self.tokenizer is not None:
+            d.update(version=2, tokenizer=self.tokenizer.to_json())
+        return d
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "Vocabulary":
@@ -173,16 +181,17 @@ class Vocabulary:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise UsageError("not an rnnlab vocabulary (missing format tag); "
                              "the checkpoint is damaged or from another program")
-        if d.get("version") != VERSION:
+        if d.get("version") not in READS:
             raise UsageError(f"vocabulary format version {d.get('version')!r} is not supported "
-                             f"(this rnnlab reads version {VERSION}); upgrade rnnlab")
+                             f"(this rnnlab reads versions 1 and 2); upgrade rnnlab")
         itos = d.get("itos")
         if not isinstance(itos, list) or not all(isinstance(s, str) for s in itos):
             raise UsageError("vocabulary 'itos' must be a list of strings; the checkpoint is damaged")
         if d.get("kind") not in ("char", "word"):
             raise UsageError(f"vocabulary kind must be 'char' or 'word', got {d.get('kind')!r}; "
                              f"the checkpoint is damaged")
-        return cls(itos, kind=d["kind"], unk=d.get("unk"))
+        tokenizer = WordTokenizer.from_json(d["tokenizer"]) if d.get("tokenizer") is not None else None
+        return cls(itos, kind=d["kind"], unk=d.get("unk"), tokenizer=tokenizer)
 
 
 def _names(symbols: Iterable[str]) -> str:

@@ -76,10 +76,10 @@ def symbols_to_read(task, text: Optional[str], length: int) -> tuple[np.ndarray,
     vocab = task.vocab
     notes: dict[str, Any] = {}
     if text is not None:
-        from rnnlab.data import ptb_tokens, read_text_file
+        from rnnlab.data import read_text_file, stream_tokens
 
         raw = read_text_file(text)
-        pieces = ptb_tokens(raw.splitlines()) if vocab.kind == "word" else list(raw)
+        pieces = stream_tokens(raw, vocab.tokenizer) if vocab.kind == "word" else list(raw)  # as `evaluate` reads it
         known = np.array([p in vocab for p in pieces], dtype=bool)
         notes["unknown"] = int((~known).sum())
         if vocab.kind == "word" and vocab.unk is not None:

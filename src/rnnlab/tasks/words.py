@@ -81,10 +81,14 @@ class WordTask(LanguageModelTask):
         self.vocab = Vocabulary.from_json(vocab_json) if vocab_json else None
         self.loaded = False
         if load_data:
-            self.load_splits(read_splits(options))
+            self.load_splits(self.read_splits())
             self.loaded = True
         elif self.vocab is None:
             raise UsageError("a word model needs its vocabulary; the checkpoint has none")
+
+    def read_splits(self) -> Dict[str, List[str]]:
+        """Lines per split (wordlm also reads a plain `--text`)."""
+        return read_splits(self.options)
 
     def load_splits(self, splits: Dict[str, List[str]]) -> None:
         raise NotImplementedError
@@ -94,6 +98,10 @@ class WordTask(LanguageModelTask):
 
     def how_text_is_written(self) -> str:
         """Where to see how a text must be tokenised to match this model's vocabulary."""
+        tokenizer = getattr(self.vocab, "tokenizer", None)
+        if tokenizer is not None:
+            return f"this run tokenises text itself ({tokenizer.describe()}); the words it lacks are rare in its " \
+                   f"training text"
         if self.options.data:
             return f"{self.options.data}/train.txt"
         return f"the shipped {self.options.corpus}: lowercase, punctuation as separate words"
