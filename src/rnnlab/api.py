@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
     if task_name not in TASKS:
         raise UsageError(f"unknown task {task_name!r}; choose one of: {', '.join(sorted(TASKS))}")
     task_class = TASKS[task_name]
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if preset is not None:
         presets = getattr(task_class, "presets", {})
         if preset not in presets:
@@ -53,12 +53,12 @@ def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
     return task_class.Options(**values)
 
 
-def task_name_of(task_name: str, settings: Dict[str, Any]) -> str:
+def task_name_of(task_name: str, settings: dict[str, Any]) -> str:
     """The task `task_name` with `settings` is today (`wordlm` with mode="sentence" is wordlm-sentence)."""
     return saved_task(task_name, settings)[0]
 
 
-def run_options(run_dir: RunLike) -> Tuple[str, Dict[str, Any]]:
+def run_options(run_dir: RunLike) -> tuple[str, dict[str, Any]]:
     """(task name, options) of a run folder, in today's names: config.json, then the last checkpoint's
     epochs and minutes (what a resume may have changed)."""
     run_dir = Path(run_dir)
@@ -80,7 +80,7 @@ def default_run_dir(task_name: str) -> Path:
 
 def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLike] = None, quiet: bool = False,
           progress: bool = True, tensorboard: Optional[str] = None, backend: str = "numpy",
-          device: str = "auto", amp: Optional[str] = None, **settings: Any) -> Dict[str, Any]:
+          device: str = "auto", amp: Optional[str] = None, **settings: Any) -> dict[str, Any]:
     """Train a task in a new run folder; returns the final metrics (also in <run>/final.json)."""
     options = make_options(task_name, preset, **settings)
     task_name = task_name_of(task_name, settings)
@@ -103,7 +103,7 @@ def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLik
 
 def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[float] = None, quiet: bool = False,
            progress: bool = True, tensorboard: Optional[str] = None, backend: Optional[str] = None,
-           device: str = "auto", amp: Optional[str] = None) -> Dict[str, Any]:
+           device: str = "auto", amp: Optional[str] = None) -> dict[str, Any]:
     """Continue a stopped run exactly where it stopped (optionally for more epochs or a new time budget)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -131,7 +131,7 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     return trainer.fit()
 
 
-def read_config(run_dir: Path) -> Dict[str, Any]:
+def read_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not Path(run_dir).is_dir():
         raise UsageError(f"no run folder at {run_dir}")
@@ -170,7 +170,7 @@ def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", dev
     return task
 
 
-def _options_of(task_name: str, settings: Dict[str, Any], source: Path):
+def _options_of(task_name: str, settings: dict[str, Any], source: Path):
     try:
         return TASKS[task_name].Options.from_dict(settings)
     except (TypeError, UsageError) as error:
@@ -202,7 +202,8 @@ def generate_samples(task, prefix: str, count: int, length: int = 200, temperatu
                      unknown: str = "error", top_p: Optional[float] = None, beam: Optional[int] = None,
                      length_penalty: float = 1.0, end: Optional[str] = None) -> list:
     """`count` independent samples (or, with `beam`, the `count` best texts), deterministic under `seed`."""
-    from rnnlab.generate import check_settings, generate_samples as sample
+    from rnnlab.generate import check_settings
+    from rnnlab.generate import generate_samples as sample
 
     if task.vocab is None:
         raise UsageError(f"task {task.name} is not a language model: nothing to generate")
@@ -214,7 +215,7 @@ def generate_samples(task, prefix: str, count: int, length: int = 200, temperatu
 
 
 def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dynamic_lr: Optional[float] = None,
-             dynamic_decay: float = 0.0, dynamic_window: Optional[int] = None) -> Dict[str, Any]:
+             dynamic_decay: float = 0.0, dynamic_window: Optional[int] = None) -> dict[str, Any]:
     """Perplexity on a text file (language models), or the task's own validation/test metrics.
 
     `dynamic_lr`: also the same under dynamic evaluation (`dynamic_` keys; see
@@ -246,7 +247,7 @@ def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dyna
         if len(ids) < 3:
             raise UsageError(f"{text_path} has fewer than 3 known symbols: nothing to evaluate")
         loss = task.stream_loss(ids, batch_size=1)
-        metrics = {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(len(ids)), "text": str(text_path)}
+        metrics = {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": len(ids), "text": str(text_path)}
         if unknown_words is not None:
             metrics["unknown_words"] = int(unknown_words)
         if dynamic:
@@ -285,7 +286,7 @@ def _describe(trainer: Trainer, task, quiet: bool) -> None:
           f"run folder {trainer.run_dir}", flush=True)
 
 
-def inspect(run: RunLike, **settings: Any) -> Dict[str, Any]:
+def inspect(run: RunLike, **settings: Any) -> dict[str, Any]:
     """What a trained language model's units and gates learned: the page and files of `rnnlab inspect`
     (see rnnlab.inspect.report.inspect for the settings: text, split, length, units, out, force, lstmvis)."""
     from rnnlab.inspect import inspect as write_inspection

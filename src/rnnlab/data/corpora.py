@@ -20,7 +20,7 @@ import gzip
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Union
 
 from rnnlab.errors import UsageError
 
@@ -32,11 +32,11 @@ class Corpus:
     """One shipped corpus: its kind and its file(s) relative to `corpora/`."""
 
     kind: str  # "char": one text; "word": PTB-style splits, one paragraph per line
-    files: Dict[str, str]  # "text" -> file for char corpora; split name -> file for word corpora
+    files: dict[str, str]  # "text" -> file for char corpora; split name -> file for word corpora
     about: str  # one line for listings and help text
 
 
-CORPORA: Dict[str, Corpus] = {
+CORPORA: dict[str, Corpus] = {
     "tinyshakespeare": Corpus(
         "char", {"text": "tinyshakespeare.txt.gz"},
         "40,000 lines of Shakespeare; the standard char-level benchmark (vocabulary 65)"),
@@ -78,7 +78,7 @@ def load_corpus(name: str) -> str:
     return _read_shipped(_corpus(name, "char").files["text"])
 
 
-def load_word_splits(name: str) -> Dict[str, List[str]]:
+def load_word_splits(name: str) -> dict[str, list[str]]:
     """Lines per split of a shipped word benchmark: {"train": [...], "valid": [...], "test": [...]}."""
     corpus = _corpus(name, "word")
     return {split: _read_shipped(f).splitlines() for split, f in corpus.files.items()}

@@ -22,7 +22,8 @@ here), and any tokeniser that needs more than the standard library.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Optional
 
 import numpy as np
 
@@ -66,26 +67,26 @@ def prepare_chars(text: str, max_chars: Optional[int] = None, newlines: str = "k
     return text
 
 
-def ptb_tokens(lines: Iterable[str]) -> List[str]:
+def ptb_tokens(lines: Iterable[str]) -> list[str]:
     """Words of each line (split on whitespace), "<eos>" after every line, as in PTB."""
-    tokens: List[str] = []
+    tokens: list[str] = []
     for line in lines:
         tokens.extend(line.split())
         tokens.append(EOS)
     return tokens
 
 
-def split_sentences(text: str) -> List[str]:
+def split_sentences(text: str) -> list[str]:
     """Sentences of `text`: breaks after . ! ? and at blank lines; empty pieces dropped."""
     return [s for s in (piece.strip() for piece in _SENTENCE_BREAK.split(text)) if s]
 
 
-def tokenize_words(sentence: str) -> List[str]:
+def tokenize_words(sentence: str) -> list[str]:
     """Words and punctuation marks of one sentence, e.g. "Don't go!" -> ["Don't", "go", "!"]."""
     return _TOKEN.findall(sentence)
 
 
-def sentences(text: str, lowercase: bool = True) -> List[List[str]]:
+def sentences(text: str, lowercase: bool = True) -> list[list[str]]:
     """Tokenised sentences of `text`, each wrapped in SENTENCE_START ... SENTENCE_END."""
     if lowercase:
         text = text.lower()
@@ -99,7 +100,7 @@ def sentences(text: str, lowercase: bool = True) -> List[List[str]]:
     return out
 
 
-def sentence_vocabulary(train: List[List[str]], n_words: int = 8000) -> Vocabulary:
+def sentence_vocabulary(train: list[list[str]], n_words: int = 8000) -> Vocabulary:
     """The `n_words` most frequent tokens of the training sentences, plus UNKNOWN_TOKEN last.
 
     Build it from training sentences only, so validation words stay unseen.
@@ -111,7 +112,7 @@ def sentence_vocabulary(train: List[List[str]], n_words: int = 8000) -> Vocabula
     return Vocabulary([*counted.itos, UNKNOWN_TOKEN], kind="word", unk=UNKNOWN_TOKEN)
 
 
-def sentence_pairs(sents: List[List[str]], vocab: Vocabulary) -> List[Tuple[np.ndarray, np.ndarray]]:
+def sentence_pairs(sents: list[list[str]], vocab: Vocabulary) -> list[tuple[np.ndarray, np.ndarray]]:
     """(x, y) per sentence: x the ids without the last token, y without the first, both (len-1,).
 
     Words outside `vocab` become UNKNOWN_TOKEN.

@@ -32,8 +32,9 @@ sentence splitting (wordlm-sentence does that), subword units.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional
 
 from rnnlab.errors import UsageError
 
@@ -56,29 +57,29 @@ class WordTokenizer:
     lowercase: bool = True  # lowercase the text first
     paragraphs: bool = False  # one <eos> per blank-line-separated paragraph instead of per line
 
-    def words(self, text: str) -> List[str]:
+    def words(self, text: str) -> list[str]:
         """Tokens of `text`, `<eos>` between its lines (or paragraphs) but not after the last:
         what a prefix such as "The Prince said," becomes."""
-        tokens: List[str] = []
+        tokens: list[str] = []
         for unit in self.units(text):
             if tokens:
                 tokens.append(EOS)
             tokens.extend(self._tokens(unit))
         return tokens
 
-    def stream(self, text: str) -> List[str]:
+    def stream(self, text: str) -> list[str]:
         """Tokens of every line (or paragraph) of `text`, each followed by `<eos>`."""
         return self.stream_units(self.units(text))
 
-    def stream_units(self, units: Sequence[str]) -> List[str]:
+    def stream_units(self, units: Sequence[str]) -> list[str]:
         """Tokens of each unit (a line or a paragraph from `units`), each followed by `<eos>`."""
-        tokens: List[str] = []
+        tokens: list[str] = []
         for unit in units:
             tokens.extend(self._tokens(unit))
             tokens.append(EOS)
         return tokens
 
-    def units(self, text: str) -> List[str]:
+    def units(self, text: str) -> list[str]:
         """The lines (or paragraphs, their lines joined by a space) of `text` that hold a token."""
         text = text.replace("\r\n", "\n")
         if self.paragraphs:
@@ -87,7 +88,7 @@ class WordTokenizer:
             pieces = (line.strip() for line in text.split("\n"))
         return [piece for piece in pieces if piece]
 
-    def _tokens(self, unit: str) -> List[str]:
+    def _tokens(self, unit: str) -> list[str]:
         unit = unit.translate(_QUOTES)
         return _TOKEN.findall(unit.lower() if self.lowercase else unit)
 
@@ -98,11 +99,11 @@ class WordTokenizer:
         return f"{case}, punctuation as separate tokens, {ends}"
 
     # -- saving ------------------------------------------------------------------------
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"rule": RULE, "version": RULE_VERSION, "lowercase": self.lowercase, "paragraphs": self.paragraphs}
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "WordTokenizer":
+    def from_json(cls, d: dict[str, Any]) -> WordTokenizer:
         if not isinstance(d, dict) or d.get("rule") != RULE:
             raise UsageError("the vocabulary names a tokeniser this rnnlab does not know; the checkpoint is "
                              "damaged or from another program")
@@ -112,10 +113,11 @@ class WordTokenizer:
         return cls(lowercase=bool(d.get("lowercase", True)), paragraphs=bool(d.get("paragraphs", False)))
 
 
-def split_tail(units: Sequence[str], val_fraction: float, source: str = "the text") -> Dict[str, List[str]]:
+def split_tail(units: Sequence[str], val_fraction: float, source: str = "the text") -> dict[str, list[str]]:
     """{"train", "valid", "test"}: the units cut by position, valid and test from the end (see above).
 
-    >>> split_tail([f"line {i}" for i in range(20)], 0.05)["valid"], split_tail([f"line {i}" for i in range(20)], 0.05)["test"]
+    >>> lines = [f"line {i}" for i in range(20)]
+    >>> split_tail(lines, 0.05)["valid"], split_tail(lines, 0.05)["test"]
     (['line 18'], ['line 19'])
     """
     if not 0.0 < val_fraction < 0.5:
@@ -130,7 +132,7 @@ def split_tail(units: Sequence[str], val_fraction: float, source: str = "the tex
             "test": list(units[n - held:])}
 
 
-def stream_tokens(text: str, tokenizer: Optional[WordTokenizer]) -> List[str]:
+def stream_tokens(text: str, tokenizer: Optional[WordTokenizer]) -> list[str]:
     """A text as a word model's tokens: with the run's `tokenizer`, or, for runs without one (the
     pre-tokenised benchmarks), split on whitespace with `<eos>` after every line."""
     if tokenizer is not None:

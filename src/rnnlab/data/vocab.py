@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -39,11 +40,11 @@ _MAX_NAMED = 10  # unknown symbols named in an error message
 class Vocabulary:
     """`itos[i]` is the symbol with id i; `stoi` maps back. `kind` is "char" or "word"."""
 
-    itos: List[str]
+    itos: list[str]
     kind: str = "char"  # "char": decode joins with ""; "word": joins with " "
     unk: Optional[str] = None  # the symbol unknown input maps to with unknown="unk", if any
     tokenizer: Optional[WordTokenizer] = None  # how a string becomes words (None: split on whitespace)
-    stoi: Dict[str, int] = field(init=False, repr=False)
+    stoi: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("char", "word"):
@@ -60,7 +61,7 @@ class Vocabulary:
 
     # -- building ------------------------------------------------------------------
     @classmethod
-    def from_text(cls, text: str) -> "Vocabulary":
+    def from_text(cls, text: str) -> Vocabulary:
         """Character vocabulary: the distinct characters of `text`, sorted by code point."""
         if not text:
             raise UsageError("cannot build a vocabulary from empty text; give some text")
@@ -68,7 +69,7 @@ class Vocabulary:
 
     @classmethod
     def from_tokens(cls, tokens: Iterable[str], max_size: Optional[int] = None,
-                    specials: Sequence[str] = (), unk: Optional[str] = None) -> "Vocabulary":
+                    specials: Sequence[str] = (), unk: Optional[str] = None) -> Vocabulary:
         """Word vocabulary: `specials`, then `unk`, then tokens by falling count (ties alphabetical).
 
         `max_size` bounds the total length, specials and `unk` included; the rarest
@@ -168,7 +169,7 @@ class Vocabulary:
         return ("" if self.kind == "char" else " ").join(symbols)
 
     # -- saving ----------------------------------------------------------------------
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """A JSON-able dict: {"format", "version", "kind", "unk", "itos"} (and "tokenizer", version 2)."""
         d = {"format": FORMAT, "version": 1, "kind": self.kind, "unk": self.unk, "itos": list(self.itos)}
         if self.tokenizer is not None:
@@ -176,7 +177,7 @@ class Vocabulary:
         return d
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "Vocabulary":
+    def from_json(cls, d: dict[str, Any]) -> Vocabulary:
         """The vocabulary saved by `to_json`; a `UsageError` if `d` is not one."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise UsageError("not an rnnlab vocabulary (missing format tag); "

@@ -3,7 +3,7 @@
 `saved_task(name, options)` reads a saved run's task and options the way today's tasks
 name them (old option names, and `wordlm` runs in sentence mode, which are `wordlm-sentence`).
 """
-from typing import Any, Dict, Tuple
+from typing import Any
 
 from rnnlab.tasks.addition import Addition
 from rnnlab.tasks.base import CommonOptions, Task
@@ -18,10 +18,10 @@ from rnnlab.tasks.wordlm_sentence import WordLMSentence
 TASKS = {task.name: task for task in (CharLM, Adding, Copy, WordLM, WordLMSentence, Addition, LSTMToy, SinCos)}
 
 # (task, its old `mode` setting) -> the task that mode is today
-OLD_MODES: Dict[Tuple[str, str], str] = {("wordlm", "stream"): "wordlm", ("wordlm", "sentence"): "wordlm-sentence"}
+OLD_MODES: dict[tuple[str, str], str] = {("wordlm", "stream"): "wordlm", ("wordlm", "sentence"): "wordlm-sentence"}
 
 
-def saved_task(name: str, options: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+def saved_task(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(task name, options) of a saved run or old-style call, in today's names.
 
     >>> saved_task("wordlm", {"mode": "sentence", "hidden": 8})

@@ -15,14 +15,13 @@ owns everything else: optimiser, schedule, clipping, checkpoints, progress, resu
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
 from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig, NumpyModel
 from rnnlab.tasks.options import SCHEDULE_HELP, SCHEDULES, Options, option  # noqa: F401 (re-exported)
-
 
 CommonOptions = Options  # the name earlier code imports
 MEMORY_LIMIT = 16 * 2**30  # bytes: refuse models (weights, or one window's activations) estimated above this
@@ -98,7 +97,7 @@ class Task:
         """The options' ModelConfig, completed by what only the task knows (`model_inputs`)."""
         return self.options.model_config(**self.model_inputs())
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         """What the options cannot say: input kind and sizes (`input=`, `input_size=`, `output_size=`)..."""
         raise NotImplementedError
 
@@ -121,31 +120,31 @@ class Task:
         """A resumable sampler: `epoch()`, `len()`, `state()`, `set_state()`."""
         raise NotImplementedError
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         """Forward and backward on one batch (gradients added into model.grads) -> (loss sum, count)."""
         raise NotImplementedError
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         """Validation metrics; `val_loss` (if present) picks the best checkpoint and drives plateau schedules."""
         return {}
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         """Show something after an evaluation (samples, predicted bits); `say` prints unless --quiet."""
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         """Final metrics after training (test perplexity, accuracy...), printed and saved."""
         return {}
 
     # -- state beyond the weights: the hidden state carried between batches ----------------
     carried_state = None  # tasks that carry state set it: h, or (h, c) for the LSTM; saved with checkpoints
 
-    def extra_arrays(self) -> Dict[str, np.ndarray]:
+    def extra_arrays(self) -> dict[str, np.ndarray]:
         state = self.carried_state
         if state is None:
             return {}
         return {"h": state[0], "c": state[1]} if isinstance(state, tuple) else {"h": state}
 
-    def load_extra_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
+    def load_extra_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         if "h" not in arrays:
             self.carried_state = None
         elif "c" in arrays:
@@ -153,6 +152,6 @@ class Task:
         else:
             self.carried_state = np.array(arrays["h"])
 
-    def extra_meta(self) -> Dict[str, Any]:
+    def extra_meta(self) -> dict[str, Any]:
         """JSON-able things a checkpoint must hold to rebuild the task (e.g. the vocabulary)."""
         return {"vocab": self.vocab.to_json()} if self.vocab is not None else {}

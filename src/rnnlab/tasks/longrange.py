@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from rnnlab.tasks.options import Options, option
 ADDING_BASELINE_MSE = 1.0 / 6.0  # Var(U(0,1) + U(0,1)): the MSE of always answering 1.0
 
 
-def adding_batch(rng: np.random.Generator, seq_len: int, batch_size: int) -> Tuple[np.ndarray, np.ndarray]:
+def adding_batch(rng: np.random.Generator, seq_len: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """-> inputs (T, B, 2) float64 (value, marker), targets (B,) the sum of the two marked values.
 
     One marker in the first half, one in the second (T >= 2).
@@ -63,7 +63,7 @@ def adding_batch(rng: np.random.Generator, seq_len: int, batch_size: int) -> Tup
 
 
 def copy_batch(rng: np.random.Generator, delay: int, batch_size: int, copy_length: int,
-               symbols: int) -> Tuple[np.ndarray, np.ndarray]:
+               symbols: int) -> tuple[np.ndarray, np.ndarray]:
     """-> inputs (T, B) ids, targets (copy_length, B) ids in 1..symbols; T = delay + 2*copy_length.
 
     Ids: 0 blank, 1..symbols the symbols, symbols+1 the "go" marker (the last delay step).
@@ -138,7 +138,7 @@ class LongRangeTask(Task):
     def make_batch(self, rng: np.random.Generator, batch_size: int):
         raise NotImplementedError
 
-    def model_kind(self) -> Dict[str, Any]:
+    def model_kind(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def model_config(self) -> ModelConfig:
@@ -156,15 +156,15 @@ class LongRangeTask(Task):
     def loss(self, batch, need_grad: bool):
         raise NotImplementedError
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         loss, _ = self.loss(batch, need_grad=True)
         count = batch[1].size
         return loss * count, count
 
-    def _in_chunks(self, batch, chunk: int = 250) -> Dict[str, float]:
+    def _in_chunks(self, batch, chunk: int = 250) -> dict[str, float]:
         """Metrics over a fixed set, in chunks (no gradients), weighted by size."""
         inputs, targets = batch
-        totals: Dict[str, float] = {}
+        totals: dict[str, float] = {}
         size = targets.shape[-1]
         was_training = self.model.training
         self.model.eval()
@@ -206,11 +206,11 @@ class Adding(LongRangeTask):
             self.model.backward(d_outputs)
         return loss, {"mse": loss}
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         mse = self._in_chunks(self._val)["mse"]
         return {"val_loss": mse, "val_mse": mse}
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         mse = self._in_chunks(self._test)["mse"]
         baseline = float(np.mean((self._test[1] - 1.0) ** 2))
         say(f"test MSE {mse:.4g} (always answering 1.0: {baseline:.4g}; solved below 0.01)")
@@ -252,11 +252,11 @@ class Copy(LongRangeTask):
         accuracy = float(np.mean(recall.argmax(axis=1) == classes))
         return loss, {"loss": loss, "accuracy": accuracy}
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         metrics = self._in_chunks(self._val)
         return {"val_loss": metrics["loss"], "accuracy": metrics["accuracy"]}
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         metrics = self._in_chunks(self._test)
         baseline = math.log(self.options.symbols)
         say(f"test recall accuracy {metrics['accuracy']:.4f}, cross-entropy {metrics['loss']:.4g} "

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Dict, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
@@ -34,12 +34,12 @@ from rnnlab.errors import UsageError
 from rnnlab.models import ModelConfig
 
 # Old option names (flags, config.json and checkpoint "options" of earlier runs) -> today's.
-OLD_NAMES: Dict[str, str] = {"hidden": "hidden_size", "layers": "num_layers", "projection": "projection_size"}
+OLD_NAMES: dict[str, str] = {"hidden": "hidden_size", "layers": "num_layers", "projection": "projection_size"}
 
 
-def upgrade_names(settings: Dict[str, Any]) -> Dict[str, Any]:
+def upgrade_names(settings: dict[str, Any]) -> dict[str, Any]:
     """`settings` with old option names replaced by today's (a saved run's options, or keyword arguments)."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, value in settings.items():
         new = OLD_NAMES.get(name, name)
         if new in settings and new != name:  # both spellings: today's wins
@@ -67,10 +67,10 @@ NONLINEARITIES = tuple(dict.fromkeys(n for name in cell_names() for n in get_cel
 class ModelOptions:
     """The model's settings every task takes (mapped onto ModelConfig by `model_config`)."""
 
-    defaults: ClassVar[Dict[str, Any]] = {}  # a task's overrides of the shared defaults, by field name
-    field_help: ClassVar[Dict[str, str]] = {}  # a task's own help for a shared field whose meaning it narrows
-    field_choices: ClassVar[Dict[str, tuple]] = {}  # a task's wider choices for a shared field
-    field_aliases: ClassVar[Dict[str, tuple]] = {}  # a task's extra flag spellings for a shared field
+    defaults: ClassVar[dict[str, Any]] = {}  # a task's overrides of the shared defaults, by field name
+    field_help: ClassVar[dict[str, str]] = {}  # a task's own help for a shared field whose meaning it narrows
+    field_choices: ClassVar[dict[str, tuple]] = {}  # a task's wider choices for a shared field
+    field_aliases: ClassVar[dict[str, tuple]] = {}  # a task's extra flag spellings for a shared field
     retired: ClassVar[frozenset] = frozenset()  # names saved runs may hold that mean nothing now (dropped on load)
 
     cell: str = option("lstm", "recurrent cell", choices=cell_names())
@@ -88,7 +88,8 @@ class ModelOptions:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Turn `defaults` (and `field_help`, `field_choices`) into redeclared fields before @dataclass runs."""
         super().__init_subclass__(**kwargs)
-        own = {kind: cls.__dict__.get(kind, {}) for kind in ("defaults", "field_help", "field_choices", "field_aliases")}
+        kinds = ("defaults", "field_help", "field_choices", "field_aliases")
+        own = {kind: cls.__dict__.get(kind, {}) for kind in kinds}
         changed = set().union(*own.values())
         if not changed:
             return
@@ -97,7 +98,7 @@ class ModelOptions:
         if unknown:
             raise TypeError(f"{cls.__name__} overrides unknown options: {', '.join(unknown)}")
         hints = typing.get_type_hints(cls)
-        annotations = cls.__dict__.get("__annotations__")
+        annotations = cls.__dict__.get("__annotations__")  # noqa: RUF063 (this class's own, on Python 3.9 too)
         if annotations is None:
             annotations = {}
             cls.__annotations__ = annotations
@@ -196,7 +197,7 @@ class Options(TrainingOptions, ModelOptions):
                              f"(it takes: {', '.join(spec.nonlinearities)})")
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "Options":
+    def from_dict(cls, data: dict[str, Any]) -> Options:
         """Options from a dict, old names accepted (UsageError naming unknown settings)."""
         data = {k: v for k, v in upgrade_names(data).items() if k not in cls.retired}
         known = {f.name for f in fields(cls)}
@@ -211,6 +212,6 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def field_defaults(options_class) -> Dict[str, Any]:
+def field_defaults(options_class) -> dict[str, Any]:
     """Each field's default (None for a field without one)."""
     return {f.name: (f.default if f.default is not MISSING else None) for f in fields(options_class)}

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -116,7 +116,7 @@ class WordLMOptions(WordOptions):
             self.adaptive_cutoffs  # noqa: B018 (reading the cutoffs checks they are numbers)
 
     @property
-    def adaptive_cutoffs(self) -> Tuple[int, ...]:
+    def adaptive_cutoffs(self) -> tuple[int, ...]:
         """--adaptive-softmax as integers (the model checks them against the vocabulary)."""
         try:
             return tuple(int(part) for part in self.adaptive_softmax.split(",") if part.strip())
@@ -125,7 +125,7 @@ class WordLMOptions(WordOptions):
                              f"or auto; got {self.adaptive_softmax!r}") from None
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "WordLMOptions":
+    def from_dict(cls, data: dict[str, Any]) -> WordLMOptions:
         """A saved run's options. A field it lacks was not there when it was saved, so it takes the
         default of that time, the example's (never today's better default)."""
         data = upgrade_names(data)
@@ -149,7 +149,7 @@ class WordLM(WordTask):
     sample_prefix = EOS
 
     def __init__(self, options: WordLMOptions, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
-        self.ids: Dict[str, np.ndarray] = {}  # split -> (N,) ids
+        self.ids: dict[str, np.ndarray] = {}  # split -> (N,) ids
         super().__init__(options, vocab_json, load_data)
 
     @property
@@ -158,13 +158,13 @@ class WordLM(WordTask):
         o = self.options
         return WordTokenizer(lowercase=o.lowercase, paragraphs=o.paragraphs) if o.text is not None else None
 
-    def read_splits(self) -> Dict[str, List[str]]:
+    def read_splits(self) -> dict[str, list[str]]:
         if self.options.text is None:
             return super().read_splits()
         units = self.tokenizer.units(read_text_file(self.options.text))
         return split_tail(units, self.options.val_fraction, source=repr(str(Path(self.options.text))))
 
-    def load_splits(self, splits: Dict[str, List[str]]) -> None:
+    def load_splits(self, splits: dict[str, list[str]]) -> None:
         tokenizer = self.tokenizer
         tokens = {split: tokenizer.stream_units(lines) if tokenizer else ptb_tokens(lines)
                   for split, lines in splits.items()}
@@ -187,7 +187,7 @@ class WordLM(WordTask):
             o.adaptive_softmax = str(AUTO_SHORTLIST) if fits else ""
         super().build_model(backend)
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(super().model_inputs(), adaptive_cutoffs=self.options.adaptive_cutoffs)
 
     def make_sampler(self):
@@ -197,7 +197,7 @@ class WordLM(WordTask):
     def split_loss(self, split: str) -> float:
         return self.stream_loss(self.ids[split], EVAL_BATCH_SIZE)
 
-    def held_out_streams(self) -> Dict[str, np.ndarray]:
+    def held_out_streams(self) -> dict[str, np.ndarray]:
         return {"val": self.ids["valid"], "test": self.ids["test"]} if self.ids else {}
 
 

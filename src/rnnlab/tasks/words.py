@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class WordOptions(Options):
             raise UsageError("--tied needs --input embedding")
 
 
-def read_splits(options: WordOptions) -> Dict[str, List[str]]:
+def read_splits(options: WordOptions) -> dict[str, list[str]]:
     """Lines per split: the shipped benchmark, or train/valid/test.txt of `--data`."""
     if options.data is None:
         return load_word_splits(options.corpus)
@@ -86,11 +86,11 @@ class WordTask(LanguageModelTask):
         elif self.vocab is None:
             raise UsageError("a word model needs its vocabulary; the checkpoint has none")
 
-    def read_splits(self) -> Dict[str, List[str]]:
+    def read_splits(self) -> dict[str, list[str]]:
         """Lines per split (wordlm also reads a plain `--text`)."""
         return read_splits(self.options)
 
-    def load_splits(self, splits: Dict[str, List[str]]) -> None:
+    def load_splits(self, splits: dict[str, list[str]]) -> None:
         raise NotImplementedError
 
     def split_loss(self, split: str) -> float:
@@ -107,7 +107,7 @@ class WordTask(LanguageModelTask):
         return f"the shipped {self.options.corpus}: lowercase, punctuation as separate words"
 
     # -- model -------------------------------------------------------------------------
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         V = len(self.vocab)
         init = self.options.init
         return dict(input_size=V, output_size=V, init="pytorch" if init in WORD_INITS else init)
@@ -135,7 +135,7 @@ class WordTask(LanguageModelTask):
         self.model.load_state_dict(weights)
 
     # -- evaluation --------------------------------------------------------------------
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         return self.perplexity_metrics("val", self.split_loss("valid"))
 
     def sample(self, seed: int) -> str:
@@ -147,12 +147,12 @@ class WordTask(LanguageModelTask):
             words = words[: words.index(SENTENCE_END)]
         return " ".join(words)
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         if self.options.sample_length:
             say(f"  sample: {self.sample(epoch)}")
 
-    def finish(self, say) -> Dict[str, Any]:
-        final: Dict[str, Any] = {"vocab_size": len(self.vocab)}
+    def finish(self, say) -> dict[str, Any]:
+        final: dict[str, Any] = {"vocab_size": len(self.vocab)}
         if self.loaded:
             final.update(self.perplexity_metrics("test", self.split_loss("test")))
             say(f"test loss {final['test_loss']:.4f} | test ppl {final['test_ppl']:.2f}")
