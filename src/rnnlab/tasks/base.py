@@ -85,12 +85,15 @@ class Task:
     loss_name = "loss"  # what the progress bar calls the training loss
     reports_perplexity = False  # language models: show exp(loss)
 
-    def __init__(self, options: Options, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
+    def __init__(self, options: CommonOptions, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
         options.validate()
-        self.options = options
+        # Typed Any: each task reads the fields of its own Options subclass, and the model is a
+        # NumpyModel or a torch-backend model, built by build_model before any step runs.
+        self.options: Any = options
         self.rng = np.random.default_rng(options.seed)
-        self.model: Optional[NumpyModel] = None
-        self.vocab = None
+        self.model: Any = None
+        self.vocab: Any = None
+        self.run_dir: Optional[Path] = None  # set by the Trainer: where a task may write its own files
 
     # -- building ----------------------------------------------------------------------
     def model_config(self) -> ModelConfig:
