@@ -67,6 +67,12 @@ def test_addition_loss_head_gradient():
 # ------------------------------------------------------------------------------- lstm-toy
 def test_lstm_toy_reaches_target_loss(tmp_path):
     final = api.train("lstm-toy", run_dir=tmp_path / "run", quiet=True)
+    assert final["loss"] < 1e-5  # the tutorial's minimal LSTM with independent draws per gate
+    assert np.allclose(final["outputs"], [-0.5, 0.2, 0.1, -0.5], atol=0.01)
+
+
+def test_lstm_toy_standard_lstm_reaches_target_loss(tmp_path):
+    final = api.train("lstm-toy", run_dir=tmp_path / "run", quiet=True, cell="lstm", hidden_bias=True)
     assert final["loss"] < 1e-4
     assert np.allclose(final["outputs"], [-0.5, 0.2, 0.1, -0.5], atol=0.01)
 
