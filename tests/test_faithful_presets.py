@@ -172,7 +172,7 @@ def test_tutorial_step_computes_the_engines_loss_and_gradient():
 
 
 def test_tutorial_arithmetic_needs_the_tutorials_cell(tmp_path, capsys):
-    assert main(["train", "lstm-toy", "--arithmetic", "tutorial", "--run-dir", str(tmp_path / "run")]) == 2
+    assert main(["train", "lstm-toy", "--arithmetic", "tutorial", "--cell", "lstm", "--run-dir", str(tmp_path / "run")]) == 2
     assert "--cell minimal-lstm" in capsys.readouterr().err
 
 

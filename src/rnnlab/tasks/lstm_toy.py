@@ -99,8 +99,10 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # the tutorial's program: its cell (one bias per gate), its draws and arithmetic, its printed lines. Its
     # start of identical gates ends at 2.4e-6 on seeds 0 and 1 but sticks at 0.05 on seed 2; the default's
     # independent draws per gate end at 1e-6 to 2e-6 on seeds 0-2
-    "nicodjimenez": dict(cell="minimal-lstm", hidden_bias=False, draws="legacy", arithmetic="tutorial",
-                         report="tutorial", optimizer="sgd", lr=0.1, epochs=100),
+    # (one bias per gate, hidden_bias=False, is the default already: a bool in a preset would show in --help as
+    # "--hidden-bias False", which is no flag)
+    "nicodjimenez": dict(cell="minimal-lstm", draws="legacy", arithmetic="tutorial", report="tutorial",
+                         optimizer="sgd", lr=0.1, epochs=100),
 }
 
 
