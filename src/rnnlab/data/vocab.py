@@ -57,7 +57,7 @@ class Vocabulary:
                              f"the vocabulary file is corrupt, rebuild it from the text")
         if self.unk is not None and self.unk not in self.stoi:
             raise UsageError(f"unknown-token {self.unk!r} is not in the vocabulary; add it or drop it")
-        self._char_table = None  # (sorted code points, their ids), built on first char encode
+        self._char_table: Optional[tuple[np.ndarray, np.ndarray]] = None  # (sorted code points, their ids), built on first char encode
 
     # -- building ------------------------------------------------------------------
     @classmethod
@@ -123,6 +123,8 @@ class Vocabulary:
         if unknown == "skip":
             return ids[~missing]
         if unknown == "unk":
+            if self.unk is None:
+                raise ValueError("this vocabulary has no unknown-word token to stand for missing symbols")
             ids[missing] = self.stoi[self.unk]
             return ids
         what = "characters" if self.kind == "char" else "words"

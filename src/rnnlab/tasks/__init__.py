@@ -29,7 +29,7 @@ def saved_task(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]
     """
     options = upgrade_names(options)
     mode = options.get("mode")
-    if (name, mode) in OLD_MODES:
+    if mode is not None and (name, mode) in OLD_MODES:
         name = OLD_MODES[(name, mode)]
         options = {k: v for k, v in options.items() if k != "mode"}
     return name, options

@@ -34,7 +34,7 @@ Left out: the original's printing of the running weights; biases (`bias=False`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class AdditionOptions(Options):
             raise UsageError("--draws legacy draws the iamtrask net's three weight matrices: it needs --cell rnn, "
                              "--num-layers 1 and --no-bias")
 
-    def long_bit_lengths(self) -> Tuple[int, ...]:
+    def long_bit_lengths(self) -> tuple[int, ...]:
         try:
             lengths = tuple(int(part) for part in self.long_bits.split(",") if part.strip())
         except ValueError:
@@ -83,7 +83,7 @@ class AdditionOptions(Options):
         return lengths
 
 
-PRESETS: Dict[str, Dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # the tutorial's program: its lr and its random draws, so its printed lines come out digit for digit
     "iamtrask": dict(lr=0.1, draws="legacy"),
     # the default (its earlier name): lr 0.5 learns the exact carry on every seed within 10,000 updates
@@ -154,7 +154,7 @@ class LegacySteps(ResumableSteps):
     """ResumableSteps on NumPy's legacy RandomState (the stream of `np.random.seed`), its state JSON-able."""
 
     def state(self) -> dict:
-        rng = self.rng.get_state(legacy=False)
+        rng = cast(np.random.RandomState, self.rng).get_state(legacy=False)
         rng["state"]["key"] = rng["state"]["key"].tolist()
         return {"kind": "legacy", "epoch": self.epoch_index, "batch": self._batch, "rng": rng}
 
@@ -163,7 +163,7 @@ class LegacySteps(ResumableSteps):
             raise UsageError("saved data position does not belong to these settings; resume with the same task "
                              "and --draws")
         self.epoch_index, self._batch = int(state["epoch"]), int(state["batch"])
-        self.rng.set_state(state["rng"])
+        cast(np.random.RandomState, self.rng).set_state(state["rng"])
 
 
 # ------------------------------------------------------------------------------ the task
@@ -181,9 +181,9 @@ class Addition(Task):
         self.dtype = np.dtype(options.dtype)
         self._shifts = np.arange(bits, dtype=np.int64)          # (T,)
         self._bound = 1 << (bits - 1)                           # operands in [0, bound)
-        self._shown = None  # (inputs, targets, outputs) of the first example since the last report
+        self._shown: Optional[tuple] = None  # (inputs, targets, outputs) of the first example since the last report
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(input="dense", input_size=2, output_size=1)
 
     def build_model(self, backend: str = "numpy") -> None:
@@ -220,7 +220,7 @@ class Addition(Task):
         return ResumableSteps(self.options.updates_per_epoch, self.make_batch,
                               np.random.default_rng([self.options.seed, 1]))
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         inputs, targets = batch
         logits, _ = self.model.forward(inputs)                  # (T, B, 1)
         loss, d_logits = sigmoid_squared_error(logits, targets)
@@ -257,7 +257,7 @@ class Addition(Task):
         b = ((b_int[None, :] >> self._shifts[:, None]) & 1).astype(np.int8)  # (T, N)
         return a, b
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         a, b = self.table()
         bits = self.options.bits
         truth = add_bits(a, b)[:bits]                          # (T, N): the sum fits in `bits`
@@ -275,7 +275,7 @@ class Addition(Task):
         guess = self.logits(a, b, n_bits + 1) > 0              # (n+1, N)
         return float(np.mean(np.all(guess == truth, axis=0)))
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         """The original's five lines, for the first training example since the last report."""
         if self._shown is None:
             return
@@ -292,7 +292,7 @@ class Addition(Task):
         say(f"{bits_to_int(a)} + {bits_to_int(b)} = {bits_to_int(pred)}")
         say("------------")
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         bits = self.options.bits
         final = {f"accuracy_{bits}bit": self.evaluate()["accuracy"]}
         for n_bits in self.options.long_bit_lengths():

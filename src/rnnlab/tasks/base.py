@@ -15,6 +15,7 @@ owns everything else: optimiser, schedule, clipping, checkpoints, progress, resu
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -139,7 +140,7 @@ class Task:
         return {}
 
     # -- state beyond the weights: the hidden state carried between batches ----------------
-    carried_state = None  # tasks that carry state set it: h, or (h, c) for the LSTM; saved with checkpoints
+    carried_state: Any = None  # tasks that carry state set it: h, or (h, c) for the LSTM; saved with checkpoints
 
     def extra_arrays(self) -> dict[str, np.ndarray]:
         state = self.carried_state

@@ -130,7 +130,8 @@ class LongRangeTask(Task):
 
     def __init__(self, options: LongRangeOptions, vocab_json=None, load_data: bool = True) -> None:
         super().__init__(options)
-        self._val = self._test = None  # fixed evaluation sets; not needed to load a model for inspection
+        self._val: Any = None
+        self._test: Any = None  # fixed evaluation sets; not needed to load a model for inspection
         if load_data:
             self._val = self.make_batch(np.random.default_rng([options.seed, 2]), options.eval_size)
             self._test = self.make_batch(np.random.default_rng([options.seed, 3]), options.eval_size)

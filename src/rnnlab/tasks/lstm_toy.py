@@ -32,12 +32,12 @@ elsewhere) and bias 0; its gradients are zeroed after every backward, so it neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
-from rnnlab.errors import UsageError
 from rnnlab.engine.registry import cell_names, get_cell
+from rnnlab.errors import UsageError
 from rnnlab.tasks.base import ResumableSteps, Task
 from rnnlab.tasks.lstm_toy_tutorial import tutorial_step
 from rnnlab.tasks.options import Options, option
@@ -95,7 +95,7 @@ class LSTMToyOptions(Options):
         return values
 
 
-PRESETS: Dict[str, Dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # the tutorial's program: its cell (one bias per gate), its draws and arithmetic, its printed lines. Its
     # start of identical gates ends at 2.4e-6 on seeds 0 and 1 but sticks at 0.05 on seed 2; the default's
     # independent draws per gate end at 1e-6 to 2e-6 on seeds 0-2
@@ -149,7 +149,7 @@ class LSTMToy(Task):
         self._lines: list = []  # --report tutorial: the lines of the iterations since the last evaluation
         self._steps: Optional[ResumableSteps] = None
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(input="dense", input_size=self.options.x_dim, output_size=1)
 
     def build_model(self, backend: str = "numpy") -> None:
@@ -178,7 +178,7 @@ class LSTMToy(Task):
         self._steps = ResumableSteps(1, lambda rng: (self.inputs, self.targets), np.random.default_rng(self.options.seed))
         return self._steps
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         inputs, targets = batch
         if self.options.arithmetic == "tutorial":
             loss, outputs = tutorial_step(self.model.params, self.model.grads, inputs[:, 0], targets[:, 0, 0])
@@ -202,12 +202,12 @@ class LSTMToy(Task):
     def outputs(self) -> np.ndarray:
         return self.model.forward(self.inputs)[0].reshape(-1)  # (T,)
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         outputs = self.outputs()
         loss, _ = toy_squared_error(outputs, self.targets.reshape(-1), need_grad=False)
         return {"loss": loss, "outputs": [float(v) for v in outputs]}
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, Any], say) -> None:
         if self.options.report == "tutorial":
             for line in self._lines:
                 say(line)
@@ -216,7 +216,7 @@ class LSTMToy(Task):
         shown = ", ".join(f"{v:+.5f}" for v in metrics["outputs"])
         say(f"iter {epoch:>4}  loss {metrics['loss']:.3e}  y_pred [{shown}]")
 
-    def finish(self, say) -> Dict[str, Any]:
-        final = self.evaluate()
+    def finish(self, say) -> dict[str, Any]:
+        final: dict[str, Any] = dict(self.evaluate())
         final["targets"] = [float(v) for v in self.targets.reshape(-1)]
         return final

@@ -27,8 +27,6 @@ in the same layout; the training loop's SGD step `w -= lr * grad` is the tutoria
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 import numpy as np
 
 GATES = ("g", "i", "f", "o")  # the tutorial's names, in the minimal-lstm cell's row order
@@ -38,7 +36,7 @@ def _sigmoid(x):
     return 1. / (1 + np.exp(-x))
 
 
-def tutorial_weights(params: Dict[str, np.ndarray], hidden: int) -> Dict[str, np.ndarray]:
+def tutorial_weights(params: dict[str, np.ndarray], hidden: int) -> dict[str, np.ndarray]:
     """{'wg': (H, I+H), ..., 'bg': (H,), ...}: C-ordered copies, the arrays the tutorial's products read."""
     w_ih, w_hh, b_ih = params["rnn.weight_ih_l0"], params["rnn.weight_hh_l0"], params["rnn.bias_ih_l0"]
     out = {}
@@ -49,8 +47,8 @@ def tutorial_weights(params: Dict[str, np.ndarray], hidden: int) -> Dict[str, np
     return out
 
 
-def tutorial_step(params: Dict[str, np.ndarray], grads: Dict[str, np.ndarray], inputs: np.ndarray,
-                  targets: np.ndarray) -> Tuple[float, np.ndarray]:
+def tutorial_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], inputs: np.ndarray,
+                  targets: np.ndarray) -> tuple[float, np.ndarray]:
     """Forward and backward of the tutorial's LstmNetwork on inputs (T, I), targets (T,).
 
     Adds the gradient of loss = sum_t (h_t[0] - y_t)^2 into `grads` (the model's names) and

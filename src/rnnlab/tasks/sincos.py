@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class CurveWindows:
         self.epoch_index, self._batch = int(state["epoch"]), int(state["batch"])
 
 
-def curve(positions: np.ndarray, dtype) -> Tuple[np.ndarray, np.ndarray]:
+def curve(positions: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Positions n (any shape) -> (sin(x), cos(x)) with x = n / (10 pi)."""
     x = positions / (10 * np.pi)
     return np.sin(x).astype(dtype), np.cos(x).astype(dtype)
@@ -128,7 +128,7 @@ class SinCos(Task):
         self.frames: list = []  # (epoch, held-out prediction) after each evaluation, for --animate
         self._prediction: Optional[np.ndarray] = None
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(input="dense", input_size=1, output_size=1)
 
     # -- data -----------------------------------------------------------------------------
@@ -157,7 +157,7 @@ class SinCos(Task):
         return positions, sin[:, None, None], cos[:, None, None]
 
     # -- training -------------------------------------------------------------------------
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         inputs, targets = batch
         outputs, state = self.model.forward(inputs, self.carried_state)  # (T, B, 1)
         loss, d_outputs = mean_squared_error(outputs, targets)
@@ -167,7 +167,7 @@ class SinCos(Task):
         return loss * targets.size, targets.size
 
     # -- evaluation -----------------------------------------------------------------------
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         _, inputs, targets = self.heldout()
         outputs, _ = self.model.forward(inputs)                # (S, 1, 1), from a zero state
         scored = slice(self.options.eval_warmup, None)
@@ -175,13 +175,13 @@ class SinCos(Task):
         mse, _ = mean_squared_error(outputs[scored], targets[scored], need_grad=False)
         return {"val_loss": mse, "val_mse": mse}
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         if self.options.animate and self._prediction is not None:
             self.frames.append((epoch, self._prediction))
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         mse = self.evaluate()["val_mse"]
-        final: Dict[str, Any] = {"heldout_mse": mse}
+        final: dict[str, Any] = {"heldout_mse": mse}
         run_dir = getattr(self, "run_dir", None)
         if run_dir is None:
             return final

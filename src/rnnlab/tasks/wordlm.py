@@ -131,7 +131,7 @@ class WordLMOptions(WordOptions):
         data = upgrade_names(data)
         if "text" not in data:  # saved before --text: its vocab_size was the sentence mode's
             data.pop("vocab_size", None)
-        return super().from_dict({**PYTORCH_EXAMPLE, **data})
+        return cast(WordLMOptions, super().from_dict({**PYTORCH_EXAMPLE, **data}))
 
 
 PRESETS = {
@@ -161,6 +161,7 @@ class WordLM(WordTask):
     def read_splits(self) -> dict[str, list[str]]:
         if self.options.text is None:
             return super().read_splits()
+        assert self.tokenizer is not None  # built from the options whenever --text is given
         units = self.tokenizer.units(read_text_file(self.options.text))
         return split_tail(units, self.options.val_fraction, source=repr(str(Path(self.options.text))))
 
