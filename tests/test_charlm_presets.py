@@ -136,3 +136,10 @@ def test_the_d2l_preset_in_float32_follows_the_book_to_a_few_digits_only(tmp_pat
     ours = [float(line.rsplit(" ", 1)[1]) for line in books_lines(lines) if line.startswith("epoch")]
     theirs = [float(line.rsplit(" ", 1)[1]) for line in expected if line.startswith("epoch")]
     assert math.isclose(ours[0], theirs[0], rel_tol=1e-3)
+
+
+def test_the_wildml_preset_of_wordlm_sentence_is_the_wildml_tutorials_settings():
+    preset = api.make_options("wordlm-sentence", preset="wildml")
+    assert (preset.cell, preset.hidden_size, preset.batch_size, preset.lr, preset.bptt_truncate, preset.init,
+            preset.vocab_size) == ("rnn", 100, 1, 0.005, 4, "wildml", 8000)
+    assert preset == api.make_options("wordlm-sentence")  # today's defaults are the tutorial
