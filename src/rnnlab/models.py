@@ -35,7 +35,7 @@ from rnnlab.engine.losses import softmax_cross_entropy
 from rnnlab.engine.registry import cell_names, get_cell
 
 INPUTS = ("onehot", "embedding", "dense")
-INITS = ("pytorch", "normal", "uniform", "orthogonal")
+INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l")
 
 
 @dataclass
@@ -57,7 +57,7 @@ class ModelConfig:
     tied: bool = False  # head.weight is embedding.weight (E != H adds a head_projection H -> E)
     bias: bool = True  # biases in the recurrent stack and the head
     hidden_bias: bool = True  # False: one recurrent bias per gate (b_ih, no b_hh), as d2l and nicodjimenez write it
-    init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal
+    init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal | d2l
     init_scale: float = 0.1
     bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
     forget_bias: Optional[float] = None  # cells with a forget gate: total forget-gate bias (b_ih + b_hh)
@@ -300,10 +300,18 @@ def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad
 
 
 def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> None:
-    """Apply the configured initialisation in place (PyTorch's defaults are already there)."""
+    """Apply the configured initialisation in place (PyTorch's defaults are already there).
+
+    `d2l` is `normal` drawn as d2l's RNN chapter draws it: each weight in the book's (in, out)
+    layout (W_xh (V, H), W_hh (H, H), W_hq (H, V), in that order, the transpose of PyTorch's),
+    from `rng.normal(0, init_scale)` in float64, then cast; biases zero. With the same seed a
+    model starts from the very weights of the book's `get_params` (tests/oracles/d2l.py).
+    """
     for name, value in params.items():
         is_bias = ".bias" in name
-        if config.init == "normal" and not is_bias:
+        if config.init == "d2l":
+            value[...] = 0.0 if is_bias else rng.normal(0.0, config.init_scale, size=value.shape[::-1]).T
+        elif config.init == "normal" and not is_bias:
             value[...] = rng.normal(0.0, config.init_scale, size=value.shape)
         elif config.init == "normal" and is_bias:
             value[...] = 0.0

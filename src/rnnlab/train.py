@@ -58,11 +58,15 @@ def make_optimizer(options, params, model=None):
     return OPTIMIZERS[options.optimizer](params, **kwargs)
 
 
-def clip_gradients(model, max_norm: float) -> float:
-    """Scale the model's gradients to global L2 norm <= max_norm (torch's clip_grad_norm_ for torch models)."""
+def clip_gradients(model, max_norm: float, eps: float = 1e-6) -> float:
+    """Scale the model's gradients to global L2 norm <= max_norm: by max_norm / (norm + eps)
+    (torch's clip_grad_norm_, whose eps is 1e-6, for torch models)."""
     if getattr(model, "backend", "numpy") == "torch":
+        if eps != 1e-6:
+            raise UsageError(f"--clip-eps {eps:g} runs on the NumPy engine (torch's clip_grad_norm_ adds 1e-6); "
+                             f"drop --backend torch or --clip-eps")
         return model.clip_grad_norm(max_norm)
-    return clip_grad_norm(model.grads, max_norm)
+    return clip_grad_norm(model.grads, max_norm, eps)
 
 
 class Trainer:
@@ -196,7 +200,7 @@ class Trainer:
                     f"try a lower --lr or a smaller --clip")
             # clip
             if options.clip > 0:
-                clip_gradients(model, options.clip)
+                clip_gradients(model, options.clip, getattr(options, "clip_eps", 1e-6))
             # step, then the lr for the next step
             self.optimizer.step(model.grads)
             reading = self.budget.read(self._stop_signal is not None)

@@ -239,9 +239,9 @@ class RandomWindows(_EpochSampler):
 class ConsecutiveWindows(_EpochSampler):
     """d2l consecutive (adjacent) sampling: B parallel streams read T tokens at a time.
 
-    Each epoch draws an offset k in [0, T) and cuts the stream after it into B
-    rows of L = len(self) * T tokens; batch i is the i-th window of every row, so
-    column b of batch i+1 continues column b of batch i::
+    Each epoch draws an offset k in [0, T) (d2l.ai's `seq_data_iter_sequential`) and cuts
+    the stream after it into B rows of L = len(self) * T tokens; batch i is the i-th window
+    of every row, so column b of batch i+1 continues column b of batch i::
 
         stream  |k| row 0 ............ | row 1 ............ | row 2 ............ |
                     batch0 batch1 batch2 ...
@@ -252,20 +252,53 @@ class ConsecutiveWindows(_EpochSampler):
     The caller carries the hidden state from batch to batch, detached from the
     graph (`carries_state` is True), and resets it at the start of each epoch.
     Batches per epoch = ((N - T) // B) // T.
+
+    `offset=0` (any fixed k) is the Chinese edition's `data_iter_consecutive` instead: the
+    same k every epoch and rows of L = (N - k) // B tokens, `stream[k : k + B*L]` reshaped
+    (B, L), read in (L - 1) // T windows (the last token of a row is only ever a target)::
+
+        >>> s = ConsecutiveWindows(np.arange(100), seq_len=6, batch_size=4, offset=0)
+        >>> X, Y = next(s.epoch()); len(s), X[:, 0].tolist(), X[0].tolist()
+        (4, [0, 1, 2, 3, 4, 5], [0, 25, 50, 75])
     """
 
     kind = "consecutive"
     carries_state = True
 
+    def __init__(self, ids: Any, seq_len: int, batch_size: int, rng: RngLike = None,
+                 columns: Optional[slice] = None, rank: Optional[int] = None,
+                 world_size: Optional[int] = None, offset: Optional[int] = None) -> None:
+        super().__init__(ids, seq_len, batch_size, rng, columns, rank, world_size)
+        if offset is not None and not 0 <= offset < self.seq_len:
+            raise UsageError(f"a fixed sampling offset must be in [0, --seq-len), got {offset!r}")
+        self.offset = offset  # None: drawn per epoch
+
     def __len__(self) -> int:
+        if self.offset is not None:
+            return ((len(self.stream) - self.offset) // self.batch_size - 1) // self.seq_len
         return (len(self.stream) - self.seq_len) // self.batch_size // self.seq_len
 
     def _draw(self) -> int:
-        return int(self.rng.integers(self.seq_len))
+        return self.offset if self.offset is not None else int(self.rng.integers(self.seq_len))
 
     def _starts(self, plan: int, i: int) -> np.ndarray:
-        row_len = len(self) * self.seq_len
+        if self.offset is not None:
+            row_len = (len(self.stream) - self.offset) // self.batch_size
+        else:
+            row_len = len(self) * self.seq_len
         return plan + np.arange(self.batch_size) * row_len + i * self.seq_len  # (B,)
+
+    def state(self) -> Dict[str, Any]:
+        state = super().state()
+        if self.offset is not None:
+            state["offset"] = self.offset
+        return state
+
+    def set_state(self, d: Dict[str, Any]) -> None:
+        if isinstance(d, dict) and d.get("kind") == self.kind and d.get("offset") != self.offset:
+            raise UsageError(f"saved data position has offset={d.get('offset')!r} but this run has "
+                             f"{self.offset!r}; resume with the same sampling settings as the original run")
+        super().set_state(d)
 
 
 def batchify(ids: Any, batch_size: int) -> np.ndarray:

@@ -271,11 +271,12 @@ class Adagrad(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
+def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float, eps: float = 1e-6) -> float:
     """Scales all gradients in place so their global L2 norm is at most `max_norm`.
 
     As torch.nn.utils.clip_grad_norm_: total = sqrt(sum_i ||g_i||^2); every g_i is
-    multiplied by max_norm / (total + 1e-6) when that factor is < 1. Returns `total`
+    multiplied by max_norm / (total + eps) when that factor is < 1 (eps=0: d2l's
+    grad_clipping, theta / norm when norm > theta). Returns `total`
     (before clipping; nan/inf if some gradient is not finite).
     """
     squares = 0.0
@@ -283,7 +284,7 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
         flat = g.reshape(-1)
         squares += float(np.dot(flat, flat))
     total = math.sqrt(squares)
-    coef = max_norm / (total + 1e-6)
+    coef = max_norm / (total + eps)
     if coef < 1.0:
         for g in grads.values():
             g *= coef

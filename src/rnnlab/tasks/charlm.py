@@ -3,17 +3,32 @@
 Data: a shipped corpus (`--corpus`) or a file (`--text`); optionally its first
 `--max-chars` characters and newlines turned into spaces (d2l). The last
 `--val-fraction` of the text is held out for validation. Vocabulary = the distinct
-characters of the whole text (saved with every checkpoint).
+characters of the whole text (saved with every checkpoint); `--val-fraction 0` trains
+on all of it (the evaluations then report the training perplexity alone).
 
 Sampling: `random` windows (state re-initialised per batch) or `consecutive` rows
-(state carried across batches, detached), as d2l describes them.
+(state carried across batches, detached), as d2l describes them; `--offset 0` starts
+the consecutive rows at 0 every epoch, as the Chinese edition's sampler does.
 
-The d2l preset (`--preset d2l`): tanh RNN 256, one-hot input, normal(0, 0.01) weights,
-SGD lr 100, clip 0.01, 35 steps, batch 32, consecutive sampling, first 10,000
-characters with newlines as spaces, greedy samples after two prefixes.
+`--preset d2l` is d2l's RNN chapter (Chinese edition, consecutive sampling) step for step:
+the first 10,000 characters with newlines as spaces, all of them trained on; a tanh RNN
+of 256 units on one-hot characters with one bias b_h (`--no-hidden-bias`) and the head's
+b_q; the weights drawn as the book's get_params draws them (`--init d2l`); the loss the
+mean over all T*B predictions; the state zero at each epoch's start and detached between
+batches; the global norm of all gradients clipped to 0.01 by theta / norm (`--clip-eps 0`);
+SGD lr 100 for 200 epochs; every 50 epochs the book's lines::
+
+    epoch 50, perplexity 123.456789       exp(sum of the epoch's batch losses / batches)
+     - 相见...                              greedy 50-character continuation of each prefix
+
+The book's lyrics are not shipped: the preset reads the shipped Tang poems, whose
+"相见" / "不相见" stand in for the book's "分开" / "不分开" (`--prefixes` to change them).
+tests/test_charlm_presets.py checks every printed number against a NumPy transcription
+of the book's program (tests/oracles/d2l.py).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
@@ -40,18 +55,22 @@ class CharLMOptions(Options):
     text: Optional[str] = option(None, "train on this UTF-8 file instead of a shipped corpus")
     max_chars: Optional[int] = option(None, "use only the first N characters")
     newlines: str = option("keep", "keep newlines or turn them into spaces", choices=("keep", "space"))
-    val_fraction: float = option(0.1, "the tail of the text held out for validation")
+    val_fraction: float = option(0.1, "the tail of the text held out for validation (0: train on all of it)")
     sampling: str = option("consecutive", "batch sampling", choices=("random", "consecutive"))
+    offset: str = option("random", "consecutive sampling: each epoch's rows start at a random offset in "
+                                   "[0, --seq-len) (d2l.ai), or at 0 (d2l's Chinese edition)", choices=("random", "0"))
     input: str = option("onehot", "input encoding", choices=("onehot", "embedding"))
     embedding_size: int = option(0, "embedding width (0: same as --hidden-size)")
     prefixes: str = option("", "comma-separated prefixes to sample after at each evaluation ('' = a default)")
     sample_length: int = option(200, "characters to generate per sample")
     temperature: float = option(0.8, "sampling temperature for the samples (0: greedy)")
+    report: str = option("rnnlab", "what each evaluation prints: rnnlab's samples, or d2l's lines "
+                                   "('epoch N, perplexity P', ' - ' + prefix and continuation)", choices=("rnnlab", "d2l"))
 
     def validate(self) -> None:
         super().validate()
-        if not 0.0 < self.val_fraction < 0.5:
-            raise UsageError(f"--val-fraction must be in (0, 0.5), got {self.val_fraction}")
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise UsageError(f"--val-fraction must be in [0, 0.5) (0: no validation), got {self.val_fraction}")
         if self.max_chars is not None and self.max_chars < 2:
             raise UsageError(f"--max-chars must be at least 2, got {self.max_chars}")
         if self.sample_length < 0:
@@ -63,10 +82,12 @@ class CharLMOptions(Options):
 
 
 PRESETS = {
-    "d2l": dict(cell="rnn", hidden_size=256, input="onehot", init="normal", init_scale=0.01, optimizer="sgd", lr=100.0,
-                dropout=0.0, weight_dropout=0.0, schedule="none", clip=0.01, seq_len=35, batch_size=32, sampling="consecutive", epochs=200, eval_every=50,
-                max_chars=10000, newlines="space", corpus="tang300", temperature=0.0, sample_length=50,
-                val_fraction=0.1),
+    # d2l's RNN chapter (Chinese edition), consecutive sampling, every setting of its program
+    "d2l": dict(cell="rnn", hidden_size=256, input="onehot", hidden_bias=False, init="d2l", init_scale=0.01,
+                optimizer="sgd", lr=100.0, dropout=0.0, weight_dropout=0.0, schedule="none", clip=0.01, clip_eps=0.0,
+                seq_len=35, batch_size=32, sampling="consecutive", offset="0", epochs=200, eval_every=50,
+                max_chars=10000, newlines="space", corpus="tang300", val_fraction=0.0, prefixes="相见,不相见",
+                temperature=0.0, sample_length=50, report="d2l"),
 }
 
 
@@ -86,8 +107,8 @@ class CharLM(LanguageModelTask):
             self.vocab = Vocabulary.from_json(vocab_json) if vocab_json else Vocabulary.from_text(text)
             ids = self.vocab.encode(text, unknown="error" if vocab_json is None else "skip")
             split = int(len(ids) * (1 - options.val_fraction))
-            self.train_ids, self.val_ids = ids[:split], ids[split:]
-            if len(self.val_ids) < 2:
+            self.train_ids, self.val_ids = ids[:split], (ids[split:] if options.val_fraction else None)
+            if self.val_ids is not None and len(self.val_ids) < 2:
                 raise UsageError(f"text too short: {len(ids)} characters leave no validation data; "
                                  f"use a longer text or a larger --val-fraction")
         else:
@@ -99,10 +120,13 @@ class CharLM(LanguageModelTask):
     def make_sampler(self):
         o = self.options
         kind = RandomWindows if o.sampling == "random" else ConsecutiveWindows
+        fixed = {"offset": int(o.offset)} if o.sampling == "consecutive" and o.offset != "random" else {}
         return kind(self.train_ids, o.seq_len, o.batch_size, rng=np.random.default_rng([o.seed, 1]),
-                    **self.data_shard())
+                    **fixed, **self.data_shard())
 
     def evaluate(self) -> Dict[str, float]:
+        if self.val_ids is None:
+            return {}
         return self.perplexity_metrics("val", self.stream_loss(self.val_ids, self.options.batch_size))
 
     def held_out_streams(self) -> Dict[str, np.ndarray]:
@@ -122,10 +146,23 @@ class CharLM(LanguageModelTask):
                 for prefix in self.sample_prefixes()}
 
     def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+        if self.options.report == "d2l":
+            for line in self.d2l_lines(epoch):
+                say(line)
+            return
         for prefix, text in self.samples(epoch).items():
             say(f"  sample [{prefix}]: {text!r}")
 
+    def d2l_lines(self, epoch: int) -> Tuple[str, ...]:
+        """The book's lines: `epoch N, perplexity P` (P = exp(sum of this epoch's batch losses /
+        batches), as its train_and_predict_rnn prints it), then ` - ` + each prefix and its continuation."""
+        perplexity = math.exp(self.epoch_loss_sum / max(self.epoch_batches, 1))
+        return (f"epoch {epoch}, perplexity {perplexity:f}",
+                *(f" - {text}" for text in self.samples(epoch).values()))
+
     def finish(self, say) -> Dict[str, Any]:
+        if self.options.report == "d2l":  # the book prints nothing after its last report
+            return {"vocab_size": len(self.vocab), "samples": self.samples(10**6)}
         samples = self.samples(10**6)
         for prefix, text in samples.items():
             say(f"--- sample after {prefix!r} ---\n{text}")

@@ -37,6 +37,8 @@ class LanguageModelTask(Task):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.carried_state = None  # the hidden state carried between consecutive batches
+        # this epoch's sum of batch losses and batch count (d2l's perplexity is exp of their ratio)
+        self.epoch_loss_sum, self.epoch_batches = 0.0, 0
 
     # -- training ------------------------------------------------------------------------
     def window_loss(self, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool):
@@ -54,7 +56,15 @@ class LanguageModelTask(Task):
         loss, state = self.window_loss(inputs, targets, state, need_grad=True)
         if carries:
             self.carried_state = _detached(state)
+        self.count_batch_loss(loss)
         return loss * targets.size, targets.size
+
+    def count_batch_loss(self, loss: float) -> None:
+        """Add one batch's mean loss to this epoch's sum (restarted at each epoch's first batch)."""
+        if self._sampler.at_epoch_start:
+            self.epoch_loss_sum, self.epoch_batches = 0.0, 0
+        self.epoch_loss_sum += float(loss)
+        self.epoch_batches += 1
 
     def sampler(self):
         self._sampler = self.make_sampler()

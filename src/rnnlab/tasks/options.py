@@ -53,7 +53,7 @@ def option(default: Any, help: str, **extra: Any):
     return field(default=default, metadata={"help": help, **extra})
 
 
-INITS = ("pytorch", "normal", "uniform", "orthogonal")
+INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
 SCHEDULE_HELP = ("learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
@@ -141,6 +141,8 @@ class TrainingOptions:
     momentum: float = option(0.0, "SGD/RMSprop momentum")
     weight_decay: float = option(0.0, "L2 weight decay")
     clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
+    clip_eps: float = option(1e-6, "clipping scales by clip / (norm + this): PyTorch's clip_grad_norm_ adds 1e-6; "
+                                   "0 is d2l's clip / norm (NumPy engine only)")
     schedule: str = option("none", SCHEDULE_HELP, choices=SCHEDULES)
     lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
     step_size: int = option(10, "step schedule: epochs between decays")
@@ -174,6 +176,8 @@ class Options(TrainingOptions, ModelOptions):
             raise UsageError(f"--weight-dropout must be in [0, 1), got {self.weight_dropout!r}")
         if self.clip < 0 or not np.isfinite(self.clip):
             raise UsageError(f"--clip must be >= 0 (0 turns clipping off), got {self.clip!r}")
+        if self.clip_eps < 0 or not np.isfinite(self.clip_eps):
+            raise UsageError(f"--clip-eps must be >= 0, got {self.clip_eps!r}")
         if self.bptt_truncate is not None and self.bptt_truncate < 0:
             raise UsageError(f"--bptt-truncate must be >= 0, got {self.bptt_truncate!r}")
         if not 0.0 < self.lr_factor <= 1.0:

@@ -58,10 +58,15 @@ class WordLMSentenceOptions(WordOptions):
             raise UsageError(f"--eval-sentences must be >= 0 (0: all), got {self.eval_sentences}")
 
 
+# the WildML RNN tutorial (RNNNumpy): its defaults, named, so the name keeps meaning the tutorial
+PRESETS = {"wildml": dict(WordLMSentenceOptions.defaults)}
+
+
 class WordLMSentence(WordTask):
     """Word-level language model, one sentence at a time (the WildML RNN tutorial)."""
 
     name = "wordlm-sentence"
+    presets = PRESETS
     Options = WordLMSentenceOptions
     sample_prefix = SENTENCE_START
     reads_stream = False  # no dynamic evaluation: the model never saw text as a stream
