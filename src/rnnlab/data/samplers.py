@@ -25,7 +25,8 @@ Left out: variable-length BPTT (AWD-LSTM); padding and bucketing of sentences.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from collections.abc import Iterator
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from rnnlab.errors import UsageError
 
 __all__ = ["RandomWindows", "ConsecutiveWindows", "batchify", "BpttWindows"]
 
-Batch = Tuple[np.ndarray, np.ndarray]  # X, Y: (T, B) int64 each
+Batch = tuple[np.ndarray, np.ndarray]  # X, Y: (T, B) int64 each
 RngLike = Union[np.random.Generator, int, None]
 
 
@@ -107,7 +108,7 @@ class _EpochSampler:
         self.epoch_index = 0  # epochs completed
         self._batch = 0  # next batch to serve within the current epoch
         self._plan: Any = None  # this epoch's random draws, None until drawn
-        self._epoch_rng: Optional[Dict[str, Any]] = None  # RNG state the plan was drawn from
+        self._epoch_rng: Optional[dict[str, Any]] = None  # RNG state the plan was drawn from
 
     # -- subclasses: what an epoch draws, and batch i of it ------------------------------
     def _draw(self) -> Any:
@@ -158,7 +159,7 @@ class _EpochSampler:
         self._plan = None
 
     # -- resuming ------------------------------------------------------------------------
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         """JSON-able position: {"kind", "epoch", "batch", "rng", and the settings it is valid for}."""
         epoch, batch, rng = self.epoch_index, self._batch, self._epoch_rng
         if self._plan is None or batch >= len(self):
@@ -168,7 +169,7 @@ class _EpochSampler:
         return {"kind": self.kind, "epoch": epoch, "batch": batch, "rng": rng,
                 "n_tokens": len(self.stream), "seq_len": self.seq_len, "batch_size": self.batch_size}
 
-    def set_state(self, d: Dict[str, Any]) -> None:
+    def set_state(self, d: dict[str, Any]) -> None:
         """Continue from `state()` of a sampler over the same data and settings."""
         _check_state(d, self.kind, n_tokens=len(self.stream), seq_len=self.seq_len,
                      batch_size=self.batch_size)
@@ -184,7 +185,7 @@ class _EpochSampler:
             self._next_epoch()
 
 
-def _check_state(d: Dict[str, Any], kind: str, **settings: int) -> None:
+def _check_state(d: dict[str, Any], kind: str, **settings: int) -> None:
     if not isinstance(d, dict) or d.get("kind") != kind:
         got = d.get("kind") if isinstance(d, dict) else type(d).__name__
         raise UsageError(f"saved data position is for a {got!r} sampler, not {kind!r}; "
@@ -225,12 +226,12 @@ class RandomWindows(_EpochSampler):
     def _n_windows(self) -> int:
         return (len(self.stream) - self.seq_len) // self.seq_len
 
-    def _draw(self) -> Tuple[int, np.ndarray]:
+    def _draw(self) -> tuple[int, np.ndarray]:
         offset = int(self.rng.integers(self.seq_len))
         order = self.rng.permutation(self._n_windows())  # (n_windows,)
         return offset, order
 
-    def _starts(self, plan: Tuple[int, np.ndarray], i: int) -> np.ndarray:
+    def _starts(self, plan: tuple[int, np.ndarray], i: int) -> np.ndarray:
         offset, order = plan
         B = self.batch_size
         return offset + order[i * B:(i + 1) * B] * self.seq_len  # (B,)
@@ -288,13 +289,13 @@ class ConsecutiveWindows(_EpochSampler):
             row_len = len(self) * self.seq_len
         return plan + np.arange(self.batch_size) * row_len + i * self.seq_len  # (B,)
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         state = super().state()
         if self.offset is not None:
             state["offset"] = self.offset
         return state
 
-    def set_state(self, d: Dict[str, Any]) -> None:
+    def set_state(self, d: dict[str, Any]) -> None:
         if isinstance(d, dict) and d.get("kind") == self.kind and d.get("offset") != self.offset:
             raise UsageError(f"saved data position has offset={d.get('offset')!r} but this run has "
                              f"{self.offset!r}; resume with the same sampling settings as the original run")
@@ -392,7 +393,7 @@ class BpttWindows:
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch()
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         """JSON-able position: {"kind", "epoch", "batch", and the settings it is valid for}."""
         epoch, batch = self.epoch_index, self._batch
         if batch >= len(self):  # finished but not yet rolled over
@@ -401,7 +402,7 @@ class BpttWindows:
                 "n_steps": int(self.data.shape[0]), "batch_size": int(self.data.shape[1]),
                 "bptt": self.bptt}
 
-    def set_state(self, d: Dict[str, Any]) -> None:
+    def set_state(self, d: dict[str, Any]) -> None:
         """Continue from `state()` of a sampler over the same data and settings."""
         _check_state(d, self.kind, n_steps=int(self.data.shape[0]),
                      batch_size=int(self.data.shape[1]), bptt=self.bptt)

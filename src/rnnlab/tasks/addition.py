@@ -34,7 +34,7 @@ Left out: the original's printing of the running weights; biases (`bias=False`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 

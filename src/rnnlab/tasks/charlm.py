@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
 from rnnlab.data import ConsecutiveWindows, RandomWindows, Vocabulary, load_corpus, prepare_chars, read_text_file
 from rnnlab.errors import UsageError
 from rnnlab.generate import generate
-from rnnlab.tasks.options import Options, option
 from rnnlab.tasks.lm import LanguageModelTask
+from rnnlab.tasks.options import Options, option
 
 
 @dataclass
@@ -114,7 +114,7 @@ class CharLM(LanguageModelTask):
         else:
             self.vocab = Vocabulary.from_json(vocab_json)
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(input_size=len(self.vocab), output_size=len(self.vocab))
 
     def make_sampler(self):
@@ -124,28 +124,28 @@ class CharLM(LanguageModelTask):
         return kind(self.train_ids, o.seq_len, o.batch_size, rng=np.random.default_rng([o.seed, 1]),
                     **fixed, **self.data_shard())
 
-    def evaluate(self) -> Dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         if self.val_ids is None:
             return {}
         return self.perplexity_metrics("val", self.stream_loss(self.val_ids, self.options.batch_size))
 
-    def held_out_streams(self) -> Dict[str, np.ndarray]:
+    def held_out_streams(self) -> dict[str, np.ndarray]:
         return {"val": self.val_ids} if self.val_ids is not None else {}
 
-    def sample_prefixes(self) -> Tuple[str, ...]:
+    def sample_prefixes(self) -> tuple[str, ...]:
         if self.options.prefixes:
             return tuple(p for p in self.options.prefixes.split(",") if p)
         first = self.vocab.decode(self.train_ids[:1]) if self.train_ids is not None else self.vocab.itos[0]
         return (first,)
 
-    def samples(self, seed: int) -> Dict[str, str]:
+    def samples(self, seed: int) -> dict[str, str]:
         o = self.options
         rng = np.random.default_rng([o.seed, 2, seed])
         return {prefix: generate(self.model, self.vocab, prefix, o.sample_length, temperature=o.temperature,
                                  greedy=o.temperature == 0, rng=rng, unknown="skip")
                 for prefix in self.sample_prefixes()}
 
-    def on_evaluation(self, epoch: int, metrics: Dict[str, float], say) -> None:
+    def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         if self.options.report == "d2l":
             for line in self.d2l_lines(epoch):
                 say(line)
@@ -153,14 +153,14 @@ class CharLM(LanguageModelTask):
         for prefix, text in self.samples(epoch).items():
             say(f"  sample [{prefix}]: {text!r}")
 
-    def d2l_lines(self, epoch: int) -> Tuple[str, ...]:
+    def d2l_lines(self, epoch: int) -> tuple[str, ...]:
         """The book's lines: `epoch N, perplexity P` (P = exp(sum of this epoch's batch losses /
         batches), as its train_and_predict_rnn prints it), then ` - ` + each prefix and its continuation."""
         perplexity = math.exp(self.epoch_loss_sum / max(self.epoch_batches, 1))
         return (f"epoch {epoch}, perplexity {perplexity:f}",
                 *(f" - {text}" for text in self.samples(epoch).values()))
 
-    def finish(self, say) -> Dict[str, Any]:
+    def finish(self, say) -> dict[str, Any]:
         if self.options.report == "d2l":  # the book prints nothing after its last report
             return {"vocab_size": len(self.vocab), "samples": self.samples(10**6)}
         samples = self.samples(10**6)

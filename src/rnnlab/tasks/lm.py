@@ -13,7 +13,7 @@ after scoring it, so the model adapts to the text it has read so far.
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class LanguageModelTask(Task):
         """Forward one window (and backward when need_grad) -> (mean loss, final state)."""
         return self.model.loss(inputs, targets, state, need_grad=need_grad, bptt_truncate=self.options.bptt_truncate)
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         inputs, targets = batch
         carries = getattr(self._sampler, "carries_state", False)
         # carried from batch to batch within an epoch; each epoch starts from zeros, as d2l and
@@ -73,7 +73,7 @@ class LanguageModelTask(Task):
     def make_sampler(self):
         raise NotImplementedError
 
-    def data_shard(self) -> Dict[str, int]:
+    def data_shard(self) -> dict[str, int]:
         """`rank=`, `world_size=` for the training sampler in data-parallel runs (torchrun), else {}."""
         world_size = getattr(self.model, "world_size", 1)
         return {"rank": self.model.rank, "world_size": world_size} if world_size > 1 else {}
@@ -143,12 +143,12 @@ class LanguageModelTask(Task):
         if window is not None and window < 1:
             raise UsageError(f"--dynamic-window must be a positive integer, got {window!r}")
 
-    def held_out_streams(self) -> Dict[str, np.ndarray]:
+    def held_out_streams(self) -> dict[str, np.ndarray]:
         """The held-out token streams by metric prefix ({'val': ids, 'test': ids}); {} without data."""
         return {}
 
     @staticmethod
-    def perplexity_metrics(prefix: str, loss: float) -> Dict[str, float]:
+    def perplexity_metrics(prefix: str, loss: float) -> dict[str, float]:
         return {f"{prefix}_loss": loss, f"{prefix}_ppl": math.exp(min(loss, 50.0))}
 
 

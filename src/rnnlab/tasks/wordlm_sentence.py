@@ -22,7 +22,7 @@ Left out: the tutorial's NumPy/Theano/Keras re-implementations (the engine plays
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -73,10 +73,10 @@ class WordLMSentence(WordTask):
 
     def __init__(self, options: WordLMSentenceOptions, vocab_json: Optional[dict] = None,
                  load_data: bool = True) -> None:
-        self.pairs: Dict[str, list] = {}  # split -> [(x, y), ...]
+        self.pairs: dict[str, list] = {}  # split -> [(x, y), ...]
         super().__init__(options, vocab_json, load_data)
 
-    def load_splits(self, splits: Dict[str, List[str]]) -> None:
+    def load_splits(self, splits: dict[str, list[str]]) -> None:
         o = self.options
         sents = {split: split_tokenised_sentences(lines) for split, lines in splits.items()}
         if o.max_sentences:
@@ -91,14 +91,14 @@ class WordLMSentence(WordTask):
             self.vocab = sentence_vocabulary(sents["train"], o.vocab_size)
         self.pairs = {split: sentence_pairs(s, self.vocab) for split, s in sents.items()}
 
-    def model_inputs(self) -> Dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
         return dict(super().model_inputs(), bias=self.options.init != "wildml")  # the tutorial has no biases
 
     # -- training ----------------------------------------------------------------------
     def make_sampler(self):
         return SentenceSampler(self.pairs["train"], np.random.default_rng([self.options.seed, 1]))
 
-    def train_step(self, batch) -> Tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         """Forward and backward one sentence, x and y (T, 1); the gradient is that of the summed loss."""
         x, y = batch
         logits, _ = self.model.forward(x)  # (T, 1, V)
