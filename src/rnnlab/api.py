@@ -1,11 +1,12 @@
 """The Python API: what the CLI calls, usable from a notebook.
 
-    import rnnlab.api as rl
-    result = rl.train("charlm", corpus="tinyshakespeare", hidden_size=128, epochs=1, run_dir="runs/demo")
-    task = rl.load("runs/demo")                       # the model, vocabulary and options of a run
-    print(rl.generate(task, "ROMEO:", length=100, temperature=0.8, seed=1))
-    print(rl.evaluate(task, text_path="my.txt"))      # perplexity on any text
+import rnnlab.api as rl
+result = rl.train("charlm", corpus="tinyshakespeare", hidden_size=128, epochs=1, run_dir="runs/demo")
+task = rl.load("runs/demo")                       # the model, vocabulary and options of a run
+print(rl.generate(task, "ROMEO:", length=100, temperature=0.8, seed=1))
+print(rl.evaluate(task, text_path="my.txt"))      # perplexity on any text
 """
+
 from __future__ import annotations
 
 import json
@@ -78,39 +79,72 @@ def default_run_dir(task_name: str) -> Path:
     return Path("runs") / f"{task_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(task_name: str, preset: Optional[str] = None, run_dir: Optional[RunLike] = None, quiet: bool = False,
-          progress: bool = True, tensorboard: Optional[str] = None, backend: str = "numpy",
-          device: str = "auto", amp: Optional[str] = None, **settings: Any) -> dict[str, Any]:
+def train(
+    task_name: str,
+    preset: Optional[str] = None,
+    run_dir: Optional[RunLike] = None,
+    quiet: bool = False,
+    progress: bool = True,
+    tensorboard: Optional[str] = None,
+    backend: str = "numpy",
+    device: str = "auto",
+    amp: Optional[str] = None,
+    **settings: Any,
+) -> dict[str, Any]:
     """Train a task in a new run folder; returns the final metrics (also in <run>/final.json)."""
     options = make_options(task_name, preset, **settings)
     task_name = task_name_of(task_name, settings)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(task_name)
     if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
-        raise UsageError(f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
-                         f"or choose another --run-dir")
+        raise UsageError(
+            f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} or choose another --run-dir"
+        )
     task = TASKS[task_name](options)
     _build(task, backend, device, amp)
-    trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
-                      is_writer=getattr(task.model, "is_writer", True))
+    trainer = Trainer(
+        task,
+        run_dir,
+        quiet=quiet,
+        progress=progress,
+        tensorboard=tensorboard,
+        is_writer=getattr(task.model, "is_writer", True),
+    )
     if trainer.is_writer:
         run_dir.mkdir(parents=True, exist_ok=True)
-        config = {"rnnlab": __version__, "format_version": VERSION, "task": task_name, "backend": backend,
-                  "options": asdict(options), "model": task.model.config.to_dict(), "command": sys.argv}
+        config = {
+            "rnnlab": __version__,
+            "format_version": VERSION,
+            "task": task_name,
+            "backend": backend,
+            "options": asdict(options),
+            "model": task.model.config.to_dict(),
+            "command": sys.argv,
+        }
         (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     _describe(trainer, task, quiet)
     return trainer.fit()
 
 
-def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[float] = None, quiet: bool = False,
-           progress: bool = True, tensorboard: Optional[str] = None, backend: Optional[str] = None,
-           device: str = "auto", amp: Optional[str] = None) -> dict[str, Any]:
+def resume(
+    run_dir: RunLike,
+    epochs: Optional[int] = None,
+    minutes: Optional[float] = None,
+    quiet: bool = False,
+    progress: bool = True,
+    tensorboard: Optional[str] = None,
+    backend: Optional[str] = None,
+    device: str = "auto",
+    amp: Optional[str] = None,
+) -> dict[str, Any]:
     """Continue a stopped run exactly where it stopped (optionally for more epochs or a new time budget)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     last = run_dir / "checkpoints" / "last.safetensors"
     if not last.exists():
-        raise UsageError(f"{run_dir} has no checkpoint to resume from (it stopped before its first one); "
-                         f"start it again without --resume")
+        raise UsageError(
+            f"{run_dir} has no checkpoint to resume from (it stopped before its first one); "
+            f"start it again without --resume"
+        )
     _, meta = load_checkpoint(last)
     task_name, settings = run_options(run_dir)
     if epochs is not None:
@@ -120,12 +154,20 @@ def resume(run_dir: RunLike, epochs: Optional[int] = None, minutes: Optional[flo
     options = _options_of(task_name, settings, run_dir / "config.json")
     task = TASKS[task_name](options, vocab_json=meta.get("vocab"))
     _build(task, backend or config.get("backend", "numpy"), device, amp)
-    trainer = Trainer(task, run_dir, quiet=quiet, progress=progress, tensorboard=tensorboard,
-                      is_writer=getattr(task.model, "is_writer", True))
+    trainer = Trainer(
+        task,
+        run_dir,
+        quiet=quiet,
+        progress=progress,
+        tensorboard=tensorboard,
+        is_writer=getattr(task.model, "is_writer", True),
+    )
     trainer.restore("last")
     if trainer.epoch >= options.epochs:
-        raise UsageError(f"run {run_dir} already finished its {options.epochs} epochs; "
-                         f"train longer with --resume {run_dir} --epochs N (N > {options.epochs})")
+        raise UsageError(
+            f"run {run_dir} already finished its {options.epochs} epochs; "
+            f"train longer with --resume {run_dir} --epochs N (N > {options.epochs})"
+        )
     if not quiet:
         print(f"resuming {run_dir} at epoch {trainer.epoch + 1}, step {trainer.step}", flush=True)
     return trainer.fit()
@@ -147,8 +189,9 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
-def load(run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", device: str = "auto",
-         load_data: bool = False):
+def load(
+    run_dir: RunLike, checkpoint: str = "best", backend: str = "numpy", device: str = "auto", load_data: bool = False
+):
     """A trained task from a run folder: `.model`, `.vocab`, `.options` (data loaded only on request)."""
     run_dir = Path(run_dir)
     read_config(run_dir)  # a clear one-line error for a folder that is not a run
@@ -188,19 +231,53 @@ def check_sampling(length: int, temperature: float, top_k: Optional[int], seed: 
         raise UsageError(f"--seed must be >= 0, got {seed}")
 
 
-def generate(task, prefix: str, length: int = 200, temperature: float = 1.0, top_k: Optional[int] = None,
-             greedy: bool = False, seed: Optional[int] = None, unknown: str = "error", top_p: Optional[float] = None,
-             beam: Optional[int] = None, length_penalty: float = 1.0, end: Optional[str] = None) -> str:
+def generate(
+    task,
+    prefix: str,
+    length: int = 200,
+    temperature: float = 1.0,
+    top_k: Optional[int] = None,
+    greedy: bool = False,
+    seed: Optional[int] = None,
+    unknown: str = "error",
+    top_p: Optional[float] = None,
+    beam: Optional[int] = None,
+    length_penalty: float = 1.0,
+    end: Optional[str] = None,
+) -> str:
     """`length` tokens sampled after `prefix` (temperature 0 is greedy; `beam` K: beam search)."""
-    return generate_samples(task, prefix, 1, length=length, temperature=temperature, top_k=top_k, greedy=greedy,
-                            seed=seed, unknown=unknown, top_p=top_p, beam=beam, length_penalty=length_penalty,
-                            end=end)[0]
+    return generate_samples(
+        task,
+        prefix,
+        1,
+        length=length,
+        temperature=temperature,
+        top_k=top_k,
+        greedy=greedy,
+        seed=seed,
+        unknown=unknown,
+        top_p=top_p,
+        beam=beam,
+        length_penalty=length_penalty,
+        end=end,
+    )[0]
 
 
-def generate_samples(task, prefix: str, count: int, length: int = 200, temperature: float = 1.0,
-                     top_k: Optional[int] = None, greedy: bool = False, seed: Optional[int] = None,
-                     unknown: str = "error", top_p: Optional[float] = None, beam: Optional[int] = None,
-                     length_penalty: float = 1.0, end: Optional[str] = None) -> list:
+def generate_samples(
+    task,
+    prefix: str,
+    count: int,
+    length: int = 200,
+    temperature: float = 1.0,
+    top_k: Optional[int] = None,
+    greedy: bool = False,
+    seed: Optional[int] = None,
+    unknown: str = "error",
+    top_p: Optional[float] = None,
+    beam: Optional[int] = None,
+    length_penalty: float = 1.0,
+    end: Optional[str] = None,
+) -> list:
     """`count` independent samples (or, with `beam`, the `count` best texts), deterministic under `seed`."""
     from rnnlab.generate import check_settings
     from rnnlab.generate import generate_samples as sample
@@ -209,13 +286,32 @@ def generate_samples(task, prefix: str, count: int, length: int = 200, temperatu
         raise UsageError(f"task {task.name} is not a language model: nothing to generate")
     check_sampling(length, temperature, top_k, seed)
     check_settings(length, temperature, top_k, top_p, greedy, beam, length_penalty, count)
-    return sample(task.model, task.vocab, prefix, length, count=count, temperature=temperature, top_k=top_k,
-                  greedy=greedy, rng=np.random.default_rng(seed), unknown=unknown, top_p=top_p, beam=beam,
-                  length_penalty=length_penalty, end=end)
+    return sample(
+        task.model,
+        task.vocab,
+        prefix,
+        length,
+        count=count,
+        temperature=temperature,
+        top_k=top_k,
+        greedy=greedy,
+        rng=np.random.default_rng(seed),
+        unknown=unknown,
+        top_p=top_p,
+        beam=beam,
+        length_penalty=length_penalty,
+        end=end,
+    )
 
 
-def evaluate(task, text_path: Optional[str] = None, unknown: str = "error", dynamic_lr: Optional[float] = None,
-             dynamic_decay: float = 0.0, dynamic_window: Optional[int] = None) -> dict[str, Any]:
+def evaluate(
+    task,
+    text_path: Optional[str] = None,
+    unknown: str = "error",
+    dynamic_lr: Optional[float] = None,
+    dynamic_decay: float = 0.0,
+    dynamic_window: Optional[int] = None,
+) -> dict[str, Any]:
     """Perplexity on a text file (language models), or the task's own validation/test metrics.
 
     `dynamic_lr`: also the same under dynamic evaluation (`dynamic_` keys; see
@@ -281,9 +377,12 @@ def _describe(trainer: Trainer, task, quiet: bool) -> None:
     if quiet or not trainer.is_writer:
         return
     model = task.model
-    print(f"{task.name}: {model.config.cell.upper()} {model.config.num_layers}x{model.config.hidden_size}, "
-          f"{model.num_parameters():,} parameters, {len(trainer.sampler)} batches/epoch, "
-          f"run folder {trainer.run_dir}", flush=True)
+    print(
+        f"{task.name}: {model.config.cell.upper()} {model.config.num_layers}x{model.config.hidden_size}, "
+        f"{model.num_parameters():,} parameters, {len(trainer.sampler)} batches/epoch, "
+        f"run folder {trainer.run_dir}",
+        flush=True,
+    )
 
 
 def inspect(run: RunLike, **settings: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ rescales the scores. Beam width 1 is greedy search.
 
 Left out: diverse or constrained beams, n-gram blocking.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -38,8 +39,15 @@ def select_batch(state, index: np.ndarray):
     return state[:, index]
 
 
-def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalty: float = 1.0,
-                count: int = 1, end_id: Optional[int] = None) -> list[tuple[np.ndarray, float]]:
+def beam_search(
+    model,
+    prompt: np.ndarray,
+    length: int,
+    beam: int,
+    length_penalty: float = 1.0,
+    count: int = 1,
+    end_id: Optional[int] = None,
+) -> list[tuple[np.ndarray, float]]:
     """The `count` best continuations of `prompt` (ids (T,)) as (ids (<= length,), score), best first."""
     was_training = getattr(model, "training", False)
     model.eval()
@@ -59,7 +67,7 @@ def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalt
                 ids = np.append(sequences[parent], token)
                 if token == end_id:
                     if rank < beam:  # an ending among the best K extensions (as HF's beam scorer)
-                        finished.append((ids, candidates[order[rank]] / step ** length_penalty))
+                        finished.append((ids, candidates[order[rank]] / step**length_penalty))
                 elif len(keep) < beam:
                     keep.append(rank)
                 if len(keep) == beam:
@@ -70,7 +78,7 @@ def beam_search(model, prompt: np.ndarray, length: int, beam: int, length_penalt
             sequences = np.concatenate([sequences[parents[kept]], tokens[kept, None]], axis=1)  # (live, step)
             totals = candidates[order[kept]]
             if step == length:
-                finished.extend((ids, total / length ** length_penalty) for ids, total in zip(sequences, totals))
+                finished.extend((ids, total / length**length_penalty) for ids, total in zip(sequences, totals))
                 break
             state = select_batch(state, parents[kept])  # each hypothesis continues from its parent's state
             logits, state = model.forward(tokens[kept].reshape(1, -1), state)  # (1, live, V): one batched step

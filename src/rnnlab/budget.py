@@ -8,6 +8,7 @@ The clock counts this process's training time, so a resumed run gets a fresh bud
 Under data parallelism `agreed` hands every rank the largest elapsed time and stop flag
 of all ranks: all ranks must stop at the same step and, under cosine-time, use the same lr.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,8 @@ Agree = Callable[[tuple[float, float]], tuple[float, float]]
 @dataclass(frozen=True)
 class Reading:
     elapsed: float  # seconds since this process's training began (the largest over the ranks)
-    stop: bool      # a stop (Ctrl-C, SIGTERM) was asked for, here or on another rank
-    spent: bool     # the budget, if any, is used up
+    stop: bool  # a stop (Ctrl-C, SIGTERM) was asked for, here or on another rank
+    spent: bool  # the budget, if any, is used up
 
 
 class TimeBudget:

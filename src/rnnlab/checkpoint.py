@@ -18,6 +18,7 @@ Compatibility is by format version (`VERSION`, in every checkpoint and in config
 as `format_version`): what an older version lacked is filled in by `upgrade`, the one
 place that knows the history.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,10 @@ def upgrade(meta: dict, from_version: int) -> dict:
     """
     meta = json.loads(json.dumps(meta))  # a deep copy of JSON data
     if from_version > VERSION:
-        raise UsageError(f"this run was written by a newer rnnlab (format version {from_version}; this "
-                         f"rnnlab reads up to {VERSION}): upgrade rnnlab (pip install -U rnnlab)")
+        raise UsageError(
+            f"this run was written by a newer rnnlab (format version {from_version}; this "
+            f"rnnlab reads up to {VERSION}): upgrade rnnlab (pip install -U rnnlab)"
+        )
     options = meta.get("options")
     if from_version < 2 and isinstance(options, dict):
         options.setdefault("weight_dropout", 0.0)
@@ -61,8 +64,9 @@ def save_checkpoint(path: Path, tensors: dict, meta: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "version": VERSION, **meta}
-    payload = safetensors_bytes({name: np.ascontiguousarray(value) for name, value in tensors.items()},
-                                metadata={"rnnlab": json.dumps(header)})
+    payload = safetensors_bytes(
+        {name: np.ascontiguousarray(value) for name, value in tensors.items()}, metadata={"rnnlab": json.dumps(header)}
+    )
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -84,8 +88,10 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
         tensors, metadata = read_safetensors(bytearray(path.read_bytes()))
         meta = json.loads((metadata or {}).get("rnnlab", "null"))
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
-        raise UsageError(f"checkpoint {path} is corrupt or not a safetensors file ({error}); "
-                         f"use another checkpoint (e.g. best instead of last) or retrain") from None
+        raise UsageError(
+            f"checkpoint {path} is corrupt or not a safetensors file ({error}); "
+            f"use another checkpoint (e.g. best instead of last) or retrain"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UsageError(f"{path} is a safetensors file but not an rnnlab checkpoint")
     version = meta.get("version")
@@ -99,7 +105,7 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
 def split_prefix(tensors: dict, prefix: str) -> dict:
     """{'model/x': a, 'optim/y': b} with prefix 'model' -> {'x': a}."""
     start = prefix + "/"
-    return {name[len(start):]: value for name, value in tensors.items() if name.startswith(start)}
+    return {name[len(start) :]: value for name, value in tensors.items() if name.startswith(start)}
 
 
 def with_prefix(arrays: dict, prefix: str) -> dict:
@@ -109,8 +115,20 @@ def with_prefix(arrays: dict, prefix: str) -> dict:
 # -- the safetensors file format, in NumPy ---------------------------------------------------
 # safetensors' dtype names, in its own order: tensors are laid out by dtype, largest first,
 # then by name (the order the safetensors package writes, so the bytes are the same).
-_DTYPES = [("BOOL", "|b1"), ("U8", "|u1"), ("I8", "|i1"), ("I16", "<i2"), ("U16", "<u2"), ("F16", "<f2"),
-           ("I32", "<i4"), ("U32", "<u4"), ("F32", "<f4"), ("F64", "<f8"), ("I64", "<i8"), ("U64", "<u8")]
+_DTYPES = [
+    ("BOOL", "|b1"),
+    ("U8", "|u1"),
+    ("I8", "|i1"),
+    ("I16", "<i2"),
+    ("U16", "<u2"),
+    ("F16", "<f2"),
+    ("I32", "<i4"),
+    ("U32", "<u4"),
+    ("F32", "<f4"),
+    ("F64", "<f8"),
+    ("I64", "<i8"),
+    ("U64", "<u8"),
+]
 _NAME_OF = {np.dtype(code): name for name, code in _DTYPES}
 _DTYPE_OF = {name: np.dtype(code) for name, code in _DTYPES}
 _RANK = {name: rank for rank, (name, _) in enumerate(_DTYPES)}
@@ -132,8 +150,11 @@ def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: Optional[dict[st
     offset = 0
     for name in order:
         size = arrays[name].nbytes
-        header[name] = {"dtype": _NAME_OF[arrays[name].dtype], "shape": list(arrays[name].shape),
-                        "data_offsets": [offset, offset + size]}
+        header[name] = {
+            "dtype": _NAME_OF[arrays[name].dtype],
+            "shape": list(arrays[name].shape),
+            "data_offsets": [offset, offset + size],
+        }
         offset += size
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)
@@ -148,11 +169,11 @@ def read_safetensors(data: bytearray) -> tuple[dict[str, np.ndarray], Optional[d
     size = int.from_bytes(bytes(data[:8]), "little")
     if size > len(data) - 8:
         raise ValueError("header length beyond the end of the file")
-    header = json.loads(bytes(data[8:8 + size]).decode("utf-8"))
+    header = json.loads(bytes(data[8 : 8 + size]).decode("utf-8"))
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
     metadata = header.pop("__metadata__", None)
-    buffer = memoryview(data)[8 + size:]
+    buffer = memoryview(data)[8 + size :]
     tensors = {}
     for name, info in header.items():
         dtype = _DTYPE_OF.get(info["dtype"])

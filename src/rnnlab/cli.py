@@ -11,6 +11,7 @@
 
 Bad input ends with one line on stderr and exit code 2; Ctrl-C saves and exits 130.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,24 @@ def add_options(parser: argparse.ArgumentParser, options_class) -> None:
         kind = kinds[field.name]
         help_text = f"{meta.get('help', '')} [{default}]"
         if kind is bool:
-            group.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                *names,
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
         else:
             choices = meta.get("choices")
-            group.add_argument(*names, dest=field.name, type=kind, choices=choices, default=argparse.SUPPRESS,
-                               help=help_text, metavar=None if choices else field.name.upper())
+            group.add_argument(
+                *names,
+                dest=field.name,
+                type=kind,
+                choices=choices,
+                default=argparse.SUPPRESS,
+                help=help_text,
+                metavar=None if choices else field.name.upper(),
+            )
 
 
 def _presets_epilog(presets: dict) -> str:
@@ -85,14 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnlab.tasks import OLD_MODES, TASKS
     from rnnlab.tasks.options import NONLINEARITIES
 
-    parser = _Parser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) "
-                                                                "and on PyTorch.")
+    parser = _Parser(prog="rnnlab", description="Recurrent neural networks from scratch (NumPy) and on PyTorch.")
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a task: " + ", ".join(TASKS), description="Train a task. Tasks: " +
-                                ", ".join(f"{name} ({_summary(cls)})"
-                                          for name, cls in TASKS.items()))
+    train = commands.add_parser(
+        "train",
+        help="train a task: " + ", ".join(TASKS),
+        description="Train a task. Tasks: " + ", ".join(f"{name} ({_summary(cls)})" for name, cls in TASKS.items()),
+    )
     train.add_argument("--resume", metavar="RUN", help="continue the stopped run in this folder")
     train.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
     train.add_argument("--minutes", type=float, help=argparse.SUPPRESS)  # with --resume: a new time budget
@@ -100,17 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", metavar="TASK")
     for name, task_class in TASKS.items():
         presets = getattr(task_class, "presets", {})
-        sub = tasks.add_parser(name, help=_summary(task_class),
-                               description=(sys.modules[task_class.__module__].__doc__ or ""),
-                               epilog=_presets_epilog(presets), formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--preset", choices=sorted(presets) or None,
-                         help="a named configuration (flags override it); presets are listed below")
+        sub = tasks.add_parser(
+            name,
+            help=_summary(task_class),
+            description=(sys.modules[task_class.__module__].__doc__ or ""),
+            epilog=_presets_epilog(presets),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument(
+            "--preset",
+            choices=sorted(presets) or None,
+            help="a named configuration (flags override it); presets are listed below",
+        )
         if (name, "stream") in OLD_MODES:  # the old spelling: `wordlm --mode sentence` is wordlm-sentence
-            sub.add_argument("--mode", choices=[mode for task, mode in OLD_MODES if task == name],
-                             default=argparse.SUPPRESS,
-                             help=f"old spelling: --mode sentence runs {OLD_MODES[(name, 'sentence')]}")
-        sub.add_argument("--resume", metavar="RUN", default=argparse.SUPPRESS,
-                         help=f"continue this stopped {name} run instead (only --epochs and --minutes may change)")
+            sub.add_argument(
+                "--mode",
+                choices=[mode for task, mode in OLD_MODES if task == name],
+                default=argparse.SUPPRESS,
+                help=f"old spelling: --mode sentence runs {OLD_MODES[(name, 'sentence')]}",
+            )
+        sub.add_argument(
+            "--resume",
+            metavar="RUN",
+            default=argparse.SUPPRESS,
+            help=f"continue this stopped {name} run instead (only --epochs and --minutes may change)",
+        )
         _add_run_flags(sub)
         add_options(sub, task_class.Options)
 
@@ -128,13 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--unknown", choices=("error", "skip"), default="error")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--json", action="store_true", help="last line of stdout: the metrics as JSON")
-    evaluate.add_argument("--dynamic-lr", type=float, metavar="LR",
-                          help="also dynamic evaluation: an SGD step of this size on each window after scoring it")
-    evaluate.add_argument("--dynamic-decay", type=float, default=0.0, metavar="D",
-                          help="dynamic evaluation: pull the weights back to the trained ones by this fraction "
-                               "per window [0]")
-    evaluate.add_argument("--dynamic-window", type=int, metavar="T",
-                          help="dynamic evaluation: tokens per window (one update each) [the run's --seq-len]")
+    evaluate.add_argument(
+        "--dynamic-lr",
+        type=float,
+        metavar="LR",
+        help="also dynamic evaluation: an SGD step of this size on each window after scoring it",
+    )
+    evaluate.add_argument(
+        "--dynamic-decay",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="dynamic evaluation: pull the weights back to the trained ones by this fraction per window [0]",
+    )
+    evaluate.add_argument(
+        "--dynamic-window",
+        type=int,
+        metavar="T",
+        help="dynamic evaluation: tokens per window (one update each) [the run's --seq-len]",
+    )
     _add_engine_flags(evaluate)
 
     export = commands.add_parser("export", help="export a trained model to ONNX (needs torch)")
@@ -148,46 +188,65 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck.add_argument("--num-layers", "--layers", dest="layers", type=int, default=1)
     gradcheck.add_argument("--bidirectional", action="store_true")
     gradcheck.add_argument("--nonlinearity", choices=NONLINEARITIES, default="tanh")
-    gradcheck.add_argument("--bptt-truncate", type=int, default=None,
-                           help="check truncated BPTT against its definition instead")
+    gradcheck.add_argument(
+        "--bptt-truncate", type=int, default=None, help="check truncated BPTT against its definition instead"
+    )
     gradcheck.add_argument("--threshold", type=float, default=1e-6, help="largest acceptable relative error [1e-6]")
     gradcheck.add_argument("--seed", type=int, default=0)
 
-    gradients = commands.add_parser("gradients", help="how far back the error reaches: |dL/dh_t| per step back",
-                                    description="For a unit error at the last step, the median norm of "
-                                    "dLoss/dh_t for every earlier t, at initialisation (and for trained runs); the "
-                                    "effect of W_hh's spectral radius; an exploding case with and without clipping.")
+    gradients = commands.add_parser(
+        "gradients",
+        help="how far back the error reaches: |dL/dh_t| per step back",
+        description="For a unit error at the last step, the median norm of "
+        "dLoss/dh_t for every earlier t, at initialisation (and for trained runs); the "
+        "effect of W_hh's spectral radius; an exploding case with and without clipping.",
+    )
     gradients.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells [rnn,lstm,gru]")
     gradients.add_argument("--steps", type=int, default=100, help="sequence length T [100]")
     gradients.add_argument("--hidden-size", "--hidden", dest="hidden", type=int, default=64, help="hidden units [64]")
     gradients.add_argument("--seeds", type=int, default=3, help="initialisations to take the median over [3]")
     gradients.add_argument("--batch", type=int, default=16, help="sequences per seed [16]")
-    gradients.add_argument("--trained", metavar="RUN", action="append", default=[],
-                           help="also measure this trained run (repeatable)")
-    gradients.add_argument("--radii", default="0.9,1.0,1.1",
-                           help="spectral radii of W_hh for the tanh RNN ('' to skip) [0.9,1.0,1.1]")
+    gradients.add_argument(
+        "--trained", metavar="RUN", action="append", default=[], help="also measure this trained run (repeatable)"
+    )
+    gradients.add_argument(
+        "--radii", default="0.9,1.0,1.1", help="spectral radii of W_hh for the tanh RNN ('' to skip) [0.9,1.0,1.1]"
+    )
     gradients.add_argument("--forget-bias", type=float, default=None, help="also an LSTM with this forget bias")
-    gradients.add_argument("--clip-updates", type=int, default=150,
-                           help="updates of the exploding-gradient demo, with and without clipping (0: skip) [150]")
-    gradients.add_argument("--out", default="runs/gradients",
-                           help="folder for gradients.json and PNGs [runs/gradients]")
+    gradients.add_argument(
+        "--clip-updates",
+        type=int,
+        default=150,
+        help="updates of the exploding-gradient demo, with and without clipping (0: skip) [150]",
+    )
+    gradients.add_argument(
+        "--out", default="runs/gradients", help="folder for gradients.json and PNGs [runs/gradients]"
+    )
     gradients.add_argument("--json", action="store_true", help="last line of stdout: the report as JSON")
     return parser
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", default=argparse.SUPPRESS, help="run folder [runs/TASK-TIME]")
-    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bar or per-evaluation lines")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="last line of stdout: the final metrics as one JSON object")
-    parser.add_argument("--tensorboard", metavar="DIR", default=argparse.SUPPRESS,
-                        help="also log scalars for TensorBoard here")
-    parser.add_argument("--backend", choices=("numpy", "torch"), default=argparse.SUPPRESS,
-                        help="engine to train on [numpy]")
+    parser.add_argument(
+        "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar or per-evaluation lines"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="last line of stdout: the final metrics as one JSON object",
+    )
+    parser.add_argument(
+        "--tensorboard", metavar="DIR", default=argparse.SUPPRESS, help="also log scalars for TensorBoard here"
+    )
+    parser.add_argument(
+        "--backend", choices=("numpy", "torch"), default=argparse.SUPPRESS, help="engine to train on [numpy]"
+    )
     parser.add_argument("--device", default=argparse.SUPPRESS, help="torch device: auto|cpu|cuda|mps [auto]")
-    parser.add_argument("--amp", choices=("bf16",), default=argparse.SUPPRESS,
-                        help="torch on CUDA: train under bfloat16 autocast [off]")
+    parser.add_argument(
+        "--amp", choices=("bf16",), default=argparse.SUPPRESS, help="torch on CUDA: train under bfloat16 autocast [off]"
+    )
 
 
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -205,8 +264,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
         from rnnlab.api import check_sampling
 
         check_sampling(args.length, args.temperature, args.top_k)
-    positive = {"gradcheck": ("layers",), "gradients": ("steps", "hidden", "seeds", "batch"),
-                "export": ("opset",)}.get(args.command, ())
+    positive = {"gradcheck": ("layers",), "gradients": ("steps", "hidden", "seeds", "batch"), "export": ("opset",)}.get(
+        args.command, ()
+    )
     for name in positive:
         value = getattr(args, name)
         if value < 1:
@@ -221,8 +281,10 @@ def _check_numbers(args: argparse.Namespace) -> None:
         from rnnlab.engine.registry import get_cell
 
         if args.nonlinearity not in get_cell(args.cell).nonlinearities:
-            raise UsageError(f"--nonlinearity {args.nonlinearity} does not apply to --cell {args.cell} "
-                             f"(it takes: {', '.join(get_cell(args.cell).nonlinearities)})")
+            raise UsageError(
+                f"--nonlinearity {args.nonlinearity} does not apply to --cell {args.cell} "
+                f"(it takes: {', '.join(get_cell(args.cell).nonlinearities)})"
+            )
     if args.command == "gradients":
         if args.clip_updates < 0:
             raise UsageError(f"--clip-updates must be >= 0 (0: skip), got {args.clip_updates}")
@@ -231,8 +293,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         cells = [c.strip() for c in args.cells.split(",") if c.strip()]
         unknown = [c for c in cells if c not in cell_names()]
         if unknown or not cells:
-            raise UsageError(f"--cells takes comma-separated cells among {', '.join(cell_names())}, "
-                             f"got {args.cells!r}")
+            raise UsageError(f"--cells takes comma-separated cells among {', '.join(cell_names())}, got {args.cells!r}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -244,20 +305,35 @@ def _train(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             _check_resume_flags(args)
-            final = api.resume(args.resume, epochs=args.epochs, minutes=args.minutes, quiet=bool(run["quiet"]),
-                               tensorboard=run["tensorboard"], backend=run["backend"],
-                               device=run["device"] or "auto", amp=run["amp"])
+            final = api.resume(
+                args.resume,
+                epochs=args.epochs,
+                minutes=args.minutes,
+                quiet=bool(run["quiet"]),
+                tensorboard=run["tensorboard"],
+                backend=run["backend"],
+                device=run["device"] or "auto",
+                amp=run["amp"],
+            )
         else:
             if not args.task:
                 raise UsageError("name a task: rnnlab train TASK (see rnnlab train --help)")
-            settings = {k: v for k, v in given.items()
-                        if k not in RUN_FLAGS + ("command", "task", "resume", "preset", "epochs")}
+            settings = {
+                k: v for k, v in given.items() if k not in RUN_FLAGS + ("command", "task", "resume", "preset", "epochs")
+            }
             if args.epochs is not None:
                 settings["epochs"] = args.epochs
-            final = api.train(args.task, preset=getattr(args, "preset", None), run_dir=run["run_dir"],
-                              quiet=bool(run["quiet"]), tensorboard=run["tensorboard"],
-                              backend=run["backend"] or "numpy", device=run["device"] or "auto", amp=run["amp"],
-                              **settings)
+            final = api.train(
+                args.task,
+                preset=getattr(args, "preset", None),
+                run_dir=run["run_dir"],
+                quiet=bool(run["quiet"]),
+                tensorboard=run["tensorboard"],
+                backend=run["backend"] or "numpy",
+                device=run["device"] or "auto",
+                amp=run["amp"],
+                **settings,
+            )
     except TrainingStopped as stop:
         if stop.is_writer:  # under torchrun, rank 0 speaks for all (every rank stopped at the same step)
             resume = f"rnnlab train --resume {shlex.quote(str(stop.run_dir))}"
@@ -283,8 +359,10 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
         return
     task, stored = api.run_options(args.resume)
     if task != args.task:
-        raise UsageError(f"{args.resume} is a {task} run, not {args.task}; resume it with "
-                         f"rnnlab train --resume {shlex.quote(args.resume)}")
+        raise UsageError(
+            f"{args.resume} is a {task} run, not {args.task}; resume it with "
+            f"rnnlab train --resume {shlex.quote(args.resume)}"
+        )
     ignored = {"command", "task", "resume", "epochs", "minutes", "preset"} | set(RUN_FLAGS)
     given = {key: value for key, value in vars(args).items() if key not in ignored and value is not None}
     preset = getattr(args, "preset", None)
@@ -292,11 +370,16 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
         given = {**getattr(TASKS[task], "presets", {})[preset], **given}  # --preset exists only where presets do
     given = {k: v for k, v in upgrade_names(given).items() if k not in ("epochs", "minutes")}
     saved = {**field_defaults(TASKS[task].Options), **stored}
-    differ = [f"{flag(name)}: the run has {saved.get(name)!r}, you gave {value!r}"
-              for name, value in given.items() if not _same(saved.get(name), value)]
+    differ = [
+        f"{flag(name)}: the run has {saved.get(name)!r}, you gave {value!r}"
+        for name, value in given.items()
+        if not _same(saved.get(name), value)
+    ]
     if differ:
-        raise UsageError(f"a resumed run keeps its own settings ({'; '.join(differ)}); only --epochs and "
-                         f"--minutes may change (or start a new run without --resume)")
+        raise UsageError(
+            f"a resumed run keeps its own settings ({'; '.join(differ)}); only --epochs and "
+            f"--minutes may change (or start a new run without --resume)"
+        )
 
 
 def _same(saved, given) -> bool:
@@ -324,9 +407,9 @@ def _old_spellings(argv: list[str]) -> list[str]:
         old, new = argv[at], OLD_MODES.get((argv[at], mode))
         if new is None:
             return argv  # argparse names the valid choices
-        out = [*argv[:at], new, *argv[at + 1:i], *argv[end:]]
+        out = [*argv[:at], new, *argv[at + 1 : i], *argv[end:]]
         if new != old:
-            _refuse_flags_of(old, new, out[at + 1:])
+            _refuse_flags_of(old, new, out[at + 1 :])
         return out
     return argv
 
@@ -345,8 +428,7 @@ def _refuse_flags_of(old: str, new: str, args: list[str]) -> None:
     for arg in args:
         name = arg.split("=", 1)[0]
         if name in only_old:
-            raise UsageError(f"{name} applies to {old} in --mode stream only; --mode sentence ({new}) "
-                             f"does not take it")
+            raise UsageError(f"{name} applies to {old} in --mode stream only; --mode sentence ({new}) does not take it")
 
 
 def _print_final(final: dict, as_json: bool, quiet: bool) -> None:
@@ -376,15 +458,25 @@ def _runs(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from rnnlab import api
 
-    task = api.load(args.run, checkpoint=args.checkpoint, load_data=args.text is None, backend=args.backend,
-                    device=args.device)
-    metrics = api.evaluate(task, text_path=args.text, unknown=args.unknown, dynamic_lr=args.dynamic_lr,
-                           dynamic_decay=args.dynamic_decay, dynamic_window=args.dynamic_window)
+    task = api.load(
+        args.run, checkpoint=args.checkpoint, load_data=args.text is None, backend=args.backend, device=args.device
+    )
+    metrics = api.evaluate(
+        task,
+        text_path=args.text,
+        unknown=args.unknown,
+        dynamic_lr=args.dynamic_lr,
+        dynamic_decay=args.dynamic_decay,
+        dynamic_window=args.dynamic_window,
+    )
     unknown_words = metrics.get("unknown_words", 0)
     if unknown_words and unknown_words > 0.05 * metrics["tokens"]:
-        print(f"note: {unknown_words} of {metrics['tokens']} tokens ({unknown_words / metrics['tokens']:.0%}) are not "
-              f"in the vocabulary and were scored as {task.vocab.unk!r}; write the text the way the training "
-              f"text is written ({task.how_text_is_written()})", file=sys.stderr)
+        print(
+            f"note: {unknown_words} of {metrics['tokens']} tokens ({unknown_words / metrics['tokens']:.0%}) are not "
+            f"in the vocabulary and were scored as {task.vocab.unk!r}; write the text the way the training "
+            f"text is written ({task.how_text_is_written()})",
+            file=sys.stderr,
+        )
     _print_final(metrics, args.json, False)
     return 0
 
@@ -415,10 +507,18 @@ def _gradients(args: argparse.Namespace) -> int:
         radii = [float(r) for r in args.radii.split(",") if r.strip()]
     except ValueError:
         raise UsageError(f"--radii must be comma-separated numbers, got {args.radii!r}") from None
-    report = gradients.run(cells=[c.strip() for c in args.cells.split(",") if c.strip()], steps=args.steps,
-                           hidden=args.hidden, seeds=args.seeds, batch=args.batch, trained=args.trained,
-                           radii=radii, forget_bias=args.forget_bias, clip_updates=args.clip_updates,
-                           out_dir=args.out)
+    report = gradients.run(
+        cells=[c.strip() for c in args.cells.split(",") if c.strip()],
+        steps=args.steps,
+        hidden=args.hidden,
+        seeds=args.seeds,
+        batch=args.batch,
+        trained=args.trained,
+        radii=radii,
+        forget_bias=args.forget_bias,
+        clip_updates=args.clip_updates,
+        out_dir=args.out,
+    )
     print(gradients.format_report(report))
     print(f"wrote {args.out}/gradients.json and plots")
     if args.json:
@@ -436,9 +536,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"train": _train, "generate": _generate, "evaluate": _evaluate, "gradcheck": _gradcheck,
-                "export": _export, "gradients": _gradients, "runs": _runs,
-                "inspect": run_inspect}
+    handlers = {
+        "train": _train,
+        "generate": _generate,
+        "evaluate": _evaluate,
+        "gradcheck": _gradcheck,
+        "export": _export,
+        "gradients": _gradients,
+        "runs": _runs,
+        "inspect": run_inspect,
+    }
     try:
         _check_numbers(args)
         return handlers[args.command](args)

@@ -6,6 +6,7 @@ per parameter (and for the input and initial state). Exit code 1 above the thres
 With --bptt-truncate K it checks the truncated gradient against its definition: the sum
 over outputs t of the full gradient of loss_t with the state before step t-K held fixed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,14 +20,23 @@ def _loss_fn(layer, x, h0, weights_y, weights_h):
         y, h_n = layer.forward(x, h0)
         h_last = h_n[0] if isinstance(h_n, tuple) else h_n
         return float(np.sum(y * weights_y) + np.sum(h_last * weights_h))
+
     return loss
 
 
 def run_gradcheck(args) -> int:
     rng = np.random.default_rng(args.seed)
     steps, batch, inputs, hidden = 4, 2, 3, 5
-    layer = make_recurrent(args.cell, inputs, hidden, num_layers=args.layers, bidirectional=args.bidirectional,
-                           dtype=np.float64, seed=args.seed, nonlinearity=args.nonlinearity)
+    layer = make_recurrent(
+        args.cell,
+        inputs,
+        hidden,
+        num_layers=args.layers,
+        bidirectional=args.bidirectional,
+        dtype=np.float64,
+        seed=args.seed,
+        nonlinearity=args.nonlinearity,
+    )
     directions = 2 if args.bidirectional else 1
     x = rng.normal(size=(steps, batch, inputs))
     state = layer.init_state(batch)
@@ -47,14 +57,18 @@ def run_gradcheck(args) -> int:
     analytic = {**layer.grads, "input x": dx, "initial h0": grad_h0}
     # eps 1e-5: truncation error ~eps^2 and rounding ~1e-16/eps both stay far below 1e-6
     errors = check_gradients(params, analytic, _loss_fn(layer, x, h0, weights_y, weights_h), eps=1e-5)
-    title = (f"gradcheck: {args.cell} ({layer.nonlinearity if len(layer.spec.nonlinearities) > 1 else 'standard'}), "
-             f"{args.layers} layer(s), {'bi' if args.bidirectional else 'uni'}directional, float64, "
-             f"T={steps} B={batch} input={inputs} hidden={hidden}")
+    title = (
+        f"gradcheck: {args.cell} ({layer.nonlinearity if len(layer.spec.nonlinearities) > 1 else 'standard'}), "
+        f"{args.layers} layer(s), {'bi' if args.bidirectional else 'uni'}directional, float64, "
+        f"T={steps} B={batch} input={inputs} hidden={hidden}"
+    )
     print(title)
     print(format_report(errors, args.threshold))
     worst = max(errors.values())
-    print(f"max relative error {worst:.2e} ({'PASS' if worst <= args.threshold else 'FAIL'}, "
-          f"threshold {args.threshold:.0e})")
+    print(
+        f"max relative error {worst:.2e} ({'PASS' if worst <= args.threshold else 'FAIL'}, "
+        f"threshold {args.threshold:.0e})"
+    )
     return 0 if worst <= args.threshold else 1
 
 
@@ -75,14 +89,16 @@ def _check_truncated(layer, x, h0, weights_y, args) -> int:
         if start > 0:
             _, state = layer.forward(x[:start], h0)  # the state before the window: a constant
         layer.zero_grad()
-        y, _ = layer.forward(x[start:t + 1], state)
+        y, _ = layer.forward(x[start : t + 1], state)
         d_y = np.zeros_like(y)
         d_y[-1] = weights_y[t]
         layer.backward(d_y)
         for name in reference:
             reference[name] += layer.grads[name]
-    errors = {name: float(np.max(np.abs(truncated[name] - reference[name])) /
-                          max(np.max(np.abs(reference[name])), 1e-300)) for name in reference}
+    errors = {
+        name: float(np.max(np.abs(truncated[name] - reference[name])) / max(np.max(np.abs(reference[name])), 1e-300))
+        for name in reference
+    }
     print(f"truncated BPTT (k={k}) vs. the sum of per-output windowed gradients, {args.cell}, float64")
     print(format_report(errors, args.threshold))
     worst = max(errors.values())

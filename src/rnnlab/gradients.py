@@ -26,6 +26,7 @@ RNN), a short training run on an exploding configuration with and without gradie
 clipping, the text report and the plots (matplotlib, imported only when plotting).
 Left out: bidirectional layers, per-unit analysis, the torch backend.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,9 @@ class ClipTrace:
 def set_spectral_radius(layer, radius: float, layer_index: int = 0) -> None:
     """Scale W_hh of an RNN layer so its largest |eigenvalue| is `radius` (in place)."""
     if layer.spec.num_gates != 1:
-        raise UsageError("a spectral radius can be set for a one-gate cell only, the plain RNN (its W_hh is one "
-                         "matrix)")
+        raise UsageError(
+            "a spectral radius can be set for a one-gate cell only, the plain RNN (its W_hh is one matrix)"
+        )
     weight = layer.params[f"weight_hh_l{layer_index}"]  # (H, H)
     current = float(np.max(np.abs(np.linalg.eigvals(weight))))
     if current == 0.0:
@@ -99,8 +101,15 @@ def hidden_grad_norms(layer, x: np.ndarray, rng: np.random.Generator, h0=None) -
     return np.linalg.norm(grads, axis=2)[::-1]  # (T, B), row k = k steps back
 
 
-def make_layer(cell: str, hidden: int, input_size: int, seed: int, nonlinearity: str = "tanh",
-               spectral_radius: Optional[float] = None, forget_bias: Optional[float] = None):
+def make_layer(
+    cell: str,
+    hidden: int,
+    input_size: int,
+    seed: int,
+    nonlinearity: str = "tanh",
+    spectral_radius: Optional[float] = None,
+    forget_bias: Optional[float] = None,
+):
     """A one-layer float64 NumPy layer with PyTorch's initialisation, optionally rescaled."""
     if cell not in cell_names():
         raise UsageError(f"unknown cell {cell!r}; choose from {', '.join(cell_names())}")
@@ -112,9 +121,17 @@ def make_layer(cell: str, hidden: int, input_size: int, seed: int, nonlinearity:
     return layer
 
 
-def measure_cell(cell: str, steps: int = 100, hidden: int = 64, seeds: Sequence[int] = (0, 1, 2),
-                 batch: int = 16, input_size: int = 4, nonlinearity: str = "tanh",
-                 spectral_radius: Optional[float] = None, forget_bias: Optional[float] = None) -> np.ndarray:
+def measure_cell(
+    cell: str,
+    steps: int = 100,
+    hidden: int = 64,
+    seeds: Sequence[int] = (0, 1, 2),
+    batch: int = 16,
+    input_size: int = 4,
+    nonlinearity: str = "tanh",
+    spectral_radius: Optional[float] = None,
+    forget_bias: Optional[float] = None,
+) -> np.ndarray:
     """(steps,) median |dL/dh_{T-k}| over sequences and seeds, for freshly initialised layers."""
     _check_positive(steps=steps, hidden=hidden, batch=batch, input_size=input_size)
     if not seeds:
@@ -135,9 +152,15 @@ def measure_run(run_dir, steps: int, seeds: Sequence[int] = (0, 1, 2), batch: in
     task = api.load(run_dir, load_data=False)
     model = task.model
     config = model.config
-    layer = make_recurrent(config.cell, config.recurrent_input_size, config.hidden_size,
-                           num_layers=config.num_layers, bias=config.bias, dtype=np.float64,
-                           nonlinearity=config.nonlinearity)
+    layer = make_recurrent(
+        config.cell,
+        config.recurrent_input_size,
+        config.hidden_size,
+        num_layers=config.num_layers,
+        bias=config.bias,
+        dtype=np.float64,
+        nonlinearity=config.nonlinearity,
+    )
     layer.load_state_dict(model.rnn.state_dict())
     layer.eval()
     norms = []
@@ -165,8 +188,16 @@ def _task_inputs(task, rng: np.random.Generator, steps: int, batch: int) -> np.n
 
 
 # ---------------------------------------------------------------------------- clipping
-def clipping_demo(updates: int = 150, seq_len: int = 50, hidden: int = 32, radius: float = 1.5,
-                  lr: float = 0.05, clip: float = 1.0, seed: int = 0, batch: int = 32) -> list[ClipTrace]:
+def clipping_demo(
+    updates: int = 150,
+    seq_len: int = 50,
+    hidden: int = 32,
+    radius: float = 1.5,
+    lr: float = 0.05,
+    clip: float = 1.0,
+    seed: int = 0,
+    batch: int = 32,
+) -> list[ClipTrace]:
     """Train a tanh RNN with a large W_hh (spectral radius `radius`) on the adding problem with
     plain SGD, once without and once with clipping to `clip`; same data and initial weights."""
     from rnnlab.models import ModelConfig, NumpyModel
@@ -175,14 +206,17 @@ def clipping_demo(updates: int = 150, seq_len: int = 50, hidden: int = 32, radiu
     _check_positive(updates=updates, seq_len=seq_len, hidden=hidden, batch=batch)
     traces = []
     for max_norm in (0.0, clip):
-        config = ModelConfig(input="dense", input_size=2, output_size=1, cell="rnn", hidden_size=hidden,
-                             dtype="float64")
+        config = ModelConfig(
+            input="dense", input_size=2, output_size=1, cell="rnn", hidden_size=hidden, dtype="float64"
+        )
         model = NumpyModel(config, seed=seed)
         set_spectral_radius(model.rnn, radius)
         optimizer = SGD(model.params, lr=lr)
         rng = np.random.default_rng([seed, 9])
-        trace = ClipTrace("no clipping" if max_norm == 0 else f"clipped to {clip:g}",
-                          setting=f"tanh RNN {hidden}, spectral radius {radius:g}, adding T={seq_len}, SGD lr {lr:g}")
+        trace = ClipTrace(
+            "no clipping" if max_norm == 0 else f"clipped to {clip:g}",
+            setting=f"tanh RNN {hidden}, spectral radius {radius:g}, adding T={seq_len}, SGD lr {lr:g}",
+        )
         started = time.perf_counter()
         with np.errstate(all="ignore"):
             for _ in range(updates):
@@ -221,14 +255,29 @@ class GradientReport:
 
     def to_json(self) -> dict:
         curves = lambda items: [{"label": c.label, "norms": c.norms.tolist()} for c in items]  # noqa: E731
-        return {"steps": self.steps, "hidden": self.hidden, "seeds": self.seeds, "cells": curves(self.cells),
-                "spectral_radius": curves(self.radii), "clipping": [asdict(t) for t in self.clipping],
-                "seconds": self.seconds}
+        return {
+            "steps": self.steps,
+            "hidden": self.hidden,
+            "seeds": self.seeds,
+            "cells": curves(self.cells),
+            "spectral_radius": curves(self.radii),
+            "clipping": [asdict(t) for t in self.clipping],
+            "seconds": self.seconds,
+        }
 
 
-def run(cells: Sequence[str] = ("rnn", "lstm", "gru"), steps: int = 100, hidden: int = 64, seeds: int = 3,
-        batch: int = 16, trained: Sequence[str] = (), radii: Sequence[float] = (0.9, 1.0, 1.1),
-        forget_bias: Optional[float] = None, clip_updates: int = 150, out_dir=None) -> GradientReport:
+def run(
+    cells: Sequence[str] = ("rnn", "lstm", "gru"),
+    steps: int = 100,
+    hidden: int = 64,
+    seeds: int = 3,
+    batch: int = 16,
+    trained: Sequence[str] = (),
+    radii: Sequence[float] = (0.9, 1.0, 1.1),
+    forget_bias: Optional[float] = None,
+    clip_updates: int = 150,
+    out_dir=None,
+) -> GradientReport:
     """Everything `rnnlab gradients` shows; writes gradients.json and PNGs into out_dir if given."""
     _check_positive(steps=steps, hidden=hidden, seeds=seeds, batch=batch)
     unknown = [c for c in cells if c not in cell_names()]
@@ -240,13 +289,20 @@ def run(cells: Sequence[str] = ("rnn", "lstm", "gru"), steps: int = 100, hidden:
     seed_list = tuple(range(seeds))
     curves = [Curve(f"{cell} (init)", measure_cell(cell, steps, hidden, seed_list, batch)) for cell in cells]
     if forget_bias is not None:  # again, for each cell with a forget gate
-        curves += [Curve(f"{cell} (init, forget bias {forget_bias:g})",
-                         measure_cell(cell, steps, hidden, seed_list, batch, forget_bias=forget_bias))
-                   for cell in cells if get_cell(cell).forget_gate is not None]
+        curves += [
+            Curve(
+                f"{cell} (init, forget bias {forget_bias:g})",
+                measure_cell(cell, steps, hidden, seed_list, batch, forget_bias=forget_bias),
+            )
+            for cell in cells
+            if get_cell(cell).forget_gate is not None
+        ]
     for run_dir in trained:
         curves.append(measure_run(run_dir, steps, seed_list, batch))
-    radius_curves = [Curve(f"tanh RNN, radius {r:g}", measure_cell("rnn", steps, hidden, seed_list, batch,
-                                                                    spectral_radius=r)) for r in radii]
+    radius_curves = [
+        Curve(f"tanh RNN, radius {r:g}", measure_cell("rnn", steps, hidden, seed_list, batch, spectral_radius=r))
+        for r in radii
+    ]
     traces = clipping_demo(updates=clip_updates) if clip_updates > 0 else []
     report = GradientReport(steps, hidden, seeds, curves, radius_curves, traces, time.perf_counter() - started)
     if out_dir is not None:
@@ -260,8 +316,10 @@ def run(cells: Sequence[str] = ("rnn", "lstm", "gru"), steps: int = 100, hidden:
 def format_table(curves: Sequence[Curve], steps: int) -> str:
     """Markdown table: steps back (rows) x curve (columns) -> median |dL/dh|."""
     rows = [k for k in REPORT_STEPS_BACK if k < steps] + ([steps - 1] if steps - 1 not in REPORT_STEPS_BACK else [])
-    lines = ["| steps back | " + " | ".join(c.label for c in curves) + " |",
-             "| ---: | " + " | ".join("---:" for _ in curves) + " |"]
+    lines = [
+        "| steps back | " + " | ".join(c.label for c in curves) + " |",
+        "| ---: | " + " | ".join("---:" for _ in curves) + " |",
+    ]
     for k in rows:
         lines.append(f"| {k} | " + " | ".join(f"{c.norms[k]:.3g}" for c in curves) + " |")
     return "\n".join(lines)
@@ -269,25 +327,36 @@ def format_table(curves: Sequence[Curve], steps: int) -> str:
 
 def format_clipping(traces: Sequence[ClipTrace]) -> str:
     """Markdown table: gradient-norm distribution and final loss of each clipping trace."""
-    lines = ["| run | updates | median grad norm | 90th pct | max | first loss | last loss |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| run | updates | median grad norm | 90th pct | max | first loss | last loss |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for t in traces:
         norms = np.array(t.grad_norms)
         finite = norms[np.isfinite(norms)]
         stats = [np.median(finite), np.percentile(finite, 90), finite.max()] if finite.size else [math.nan] * 3
-        lines.append(f"| {t.label} | {len(t.losses)} | " + " | ".join(f"{s:.3g}" for s in stats)
-                     + f" | {t.losses[0]:.3g} | {t.losses[-1]:.3g} |")
+        lines.append(
+            f"| {t.label} | {len(t.losses)} | "
+            + " | ".join(f"{s:.3g}" for s in stats)
+            + f" | {t.losses[0]:.3g} | {t.losses[-1]:.3g} |"
+        )
     return "\n".join(lines)
 
 
 def format_report(report: GradientReport) -> str:
-    parts = [f"median |dL/dh_(T-k)| for a unit error at the last step (T={report.steps}, hidden {report.hidden}, "
-             f"{report.seeds} seeds)", format_table(report.cells, report.steps)]
+    parts = [
+        f"median |dL/dh_(T-k)| for a unit error at the last step (T={report.steps}, hidden {report.hidden}, "
+        f"{report.seeds} seeds)",
+        format_table(report.cells, report.steps),
+    ]
     if report.radii:
         parts += ["", "tanh RNN with W_hh rescaled to a spectral radius", format_table(report.radii, report.steps)]
     if report.clipping:
-        parts += ["", f"{report.clipping[0].setting}: global gradient norm per update",
-                  format_clipping(report.clipping)]
+        parts += [
+            "",
+            f"{report.clipping[0].setting}: global gradient norm per update",
+            format_clipping(report.clipping),
+        ]
     parts.append(f"\n({report.seconds:.1f} s)")
     return "\n".join(parts)
 
@@ -301,8 +370,10 @@ def plot_report(report: GradientReport, out_dir) -> list[Path]:
     if plt is None:
         return []
     out, written = Path(out_dir), []
-    for name, curves, title in (("gradient-flow.png", report.cells, "How far back the error reaches"),
-                                ("spectral-radius.png", report.radii, "tanh RNN: the scale of W_hh decides")):
+    for name, curves, title in (
+        ("gradient-flow.png", report.cells, "How far back the error reaches"),
+        ("spectral-radius.png", report.radii, "tanh RNN: the scale of W_hh decides"),
+    ):
         if not curves:
             continue
         figure, axis = plt.subplots(figsize=(6.4, 4.0))

@@ -20,6 +20,7 @@ scores only what the targets need.
 
 Left out: attention, layer norm.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -89,8 +90,10 @@ class ModelConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.embedding_size < 1 or self.projection_size < 0:
-            raise ValueError(f"embedding size (--embedding-size) must be a positive integer or 0 for the hidden "
-                             f"size, and projection size >= 0; got {self.embedding_size} and {self.projection_size}")
+            raise ValueError(
+                f"embedding size (--embedding-size) must be a positive integer or 0 for the hidden "
+                f"size, and projection size >= 0; got {self.embedding_size} and {self.projection_size}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.weight_dropout < 1.0:
@@ -99,8 +102,9 @@ class ModelConfig:
             if self.input != "embedding":
                 raise ValueError("tied weights need an embedding input")
             if self.input_size != self.output_size:
-                raise ValueError(f"tied weights need input vocabulary == output vocabulary ({self.input_size} vs "
-                                 f"{self.output_size})")
+                raise ValueError(
+                    f"tied weights need input vocabulary == output vocabulary ({self.input_size} vs {self.output_size})"
+                )
         if self.adaptive_cutoffs:
             check_cutoffs(self.adaptive_cutoffs, self.output_size)
 
@@ -133,30 +137,42 @@ class NumpyModel:
             self.layers["embedding"] = self.encoder
         else:
             self.encoder = None
-        self.input_dropout = Dropout(config.dropout if config.input == "embedding" else 0.0,
-                                     locked=config.locked_dropout, seed=seeds[1])
+        self.input_dropout = Dropout(
+            config.dropout if config.input == "embedding" else 0.0, locked=config.locked_dropout, seed=seeds[1]
+        )
         self.projection: Optional[Linear] = None
         if config.projection_size:
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = Linear(in_features, config.projection_size, dtype=dtype, seed=seeds[2])
             self.layers["projection"] = self.projection
         self.rnn = make_recurrent(
-            config.cell, config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
-            bias=config.bias, hidden_bias=config.hidden_bias,
-            dropout=config.dropout, dtype=dtype, seed=seeds[3], nonlinearity=config.nonlinearity,
-            locked_dropout=config.locked_dropout, weight_dropout=config.weight_dropout)
+            config.cell,
+            config.recurrent_input_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bias=config.bias,
+            hidden_bias=config.hidden_bias,
+            dropout=config.dropout,
+            dtype=dtype,
+            seed=seeds[3],
+            nonlinearity=config.nonlinearity,
+            locked_dropout=config.locked_dropout,
+            weight_dropout=config.weight_dropout,
+        )
         self.layers["rnn"] = self.rnn
         self.output_dropout = Dropout(config.dropout, locked=config.locked_dropout, seed=seeds[4])
         self.head_projection: Optional[Linear] = None
         if config.head_projection_size:
-            self.head_projection = Linear(config.hidden_size, config.head_projection_size, bias=False, dtype=dtype,
-                                          seed=seeds[6])
+            self.head_projection = Linear(
+                config.hidden_size, config.head_projection_size, bias=False, dtype=dtype, seed=seeds[6]
+            )
             self.layers["head_projection"] = self.head_projection
         head_in = config.head_projection_size or config.hidden_size
         self.head: Union[Linear, AdaptiveSoftmax]  # AdaptiveSoftmax exactly when config.adaptive_cutoffs
         if config.adaptive_cutoffs:
-            self.head = AdaptiveSoftmax(head_in, config.output_size, config.adaptive_cutoffs, bias=config.bias,
-                                        dtype=dtype, seed=seeds[5])
+            self.head = AdaptiveSoftmax(
+                head_in, config.output_size, config.adaptive_cutoffs, bias=config.bias, dtype=dtype, seed=seeds[5]
+            )
         else:
             self.head = Linear(head_in, config.output_size, bias=config.bias, dtype=dtype, seed=seeds[5])
         self.layers["head"] = self.head
@@ -212,8 +228,7 @@ class NumpyModel:
 
     def rngs(self) -> dict:
         """The random generators that training draws from (dropout masks), by name, for checkpoints."""
-        return {"rnn": self.rnn.rng, "input_dropout": self.input_dropout.rng,
-                "output_dropout": self.output_dropout.rng}
+        return {"rnn": self.rnn.rng, "input_dropout": self.input_dropout.rng, "output_dropout": self.output_dropout.rng}
 
     # ------------------------------------------------------------------ forward/backward
     def init_state(self, batch_size: int):
@@ -239,8 +254,14 @@ class NumpyModel:
             raise NotImplementedError("an adaptive softmax head trains through `loss`, not forward/backward")
         return self._backward_features(self.head.backward(d_outputs), d_state, bptt_truncate)
 
-    def loss(self, inputs: np.ndarray, targets: np.ndarray, state=None, need_grad: bool = True,
-             bptt_truncate: Optional[int] = None):
+    def loss(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        state=None,
+        need_grad: bool = True,
+        bptt_truncate: Optional[int] = None,
+    ):
         """Mean cross-entropy of the next-token targets (T, B) -> (loss, final state); with
         `need_grad`, every parameter gradient added into `grads`. An adaptive head scores
         only what the targets need; it never forms the (T, B, V) outputs."""
@@ -284,15 +305,15 @@ class NumpyModel:
         return dx if self.config.input == "dense" else None
 
 
-def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool,
-                bptt_truncate: Optional[int]):
+def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool, bptt_truncate: Optional[int]):
     """`loss` for a model with a full softmax head, on either engine: forward, softmax
     cross-entropy over the (T, B, V) logits in NumPy, backward."""
     logits, state = model.forward(inputs, state)  # (T, B, V)
     steps, batch, vocab = logits.shape
     flat = logits.reshape(steps * batch, vocab)  # not needed again: the gradient overwrites them
-    loss, d_logits = softmax_cross_entropy(flat, targets.reshape(-1), need_grad=need_grad,
-                                           out=flat if need_grad else None)
+    loss, d_logits = softmax_cross_entropy(
+        flat, targets.reshape(-1), need_grad=need_grad, out=flat if need_grad else None
+    )
     if need_grad:
         assert d_logits is not None  # need_grad asks for it
         model.backward(d_logits.reshape(steps, batch, vocab), bptt_truncate=bptt_truncate)

@@ -3,11 +3,14 @@
 Without matplotlib every function returns None and the run goes on: plots are a
 view of the numbers in metrics.jsonl, never the only copy of them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
+
+from numpy.typing import ArrayLike
 
 
 def _pyplot():
@@ -48,8 +51,7 @@ def plot_history(history: Sequence[dict], path: Path, title: str) -> Optional[Pa
     return Path(path)
 
 
-def plot_prediction(x: Sequence[float], truth: Sequence[float], prediction: Sequence[float], path: Path,
-                    title: str) -> Optional[Path]:
+def plot_prediction(x: ArrayLike, truth: ArrayLike, prediction: ArrayLike, path: Path, title: str) -> Optional[Path]:
     """A regression prediction against the truth along x (sincos: cos(x) predicted from sin(x))."""
     plt = _pyplot()
     if plt is None:
@@ -67,8 +69,9 @@ def plot_prediction(x: Sequence[float], truth: Sequence[float], prediction: Sequ
     return Path(path)
 
 
-def animate_predictions(x: Sequence[float], truth: Sequence[float], frames: Sequence[tuple], path: Path,
-                        title: str, fps: int = 2) -> Optional[Path]:
+def animate_predictions(
+    x: Sequence[float], truth: Sequence[float], frames: Sequence[tuple], path: Path, title: str, fps: int = 2
+) -> Optional[Path]:
     """A GIF with one frame per (epoch, prediction) pair: the prediction improving over training."""
     plt = _pyplot()
     if plt is None or not frames:

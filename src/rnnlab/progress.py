@@ -10,18 +10,26 @@ whichever comes first, with no carriage returns:
 
     epoch 1/3 step 120/400 (30%) | loss 2.1234 | ppl 8.37 | tok/s 12,345 | eta 0:45
 """
+
 from __future__ import annotations
 
 import sys
 import time
 from typing import Optional, TextIO
 
-EVERY_SHARE = 0.10    # of the epoch
+EVERY_SHARE = 0.10  # of the epoch
 EVERY_SECONDS = 30.0
 
 
-def epoch_progress(total: int, epoch: int, epochs: int, done: int = 0, enabled: bool = True,
-                   stream: Optional[TextIO] = None, loss_name: str = "loss"):
+def epoch_progress(
+    total: int,
+    epoch: int,
+    epochs: int,
+    done: int = 0,
+    enabled: bool = True,
+    stream: Optional[TextIO] = None,
+    loss_name: str = "loss",
+):
     """The progress display for one epoch of `total` steps, `done` of them already (a resume)."""
     stream = stream if stream is not None else sys.stderr
     if not enabled:
@@ -54,8 +62,14 @@ class TqdmBar(NoProgress):
         from tqdm import tqdm
 
         self.loss_name = loss_name
-        self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=stream,
-                        dynamic_ncols=True, mininterval=0.5)
+        self.bar = tqdm(
+            total=total,
+            desc=f"epoch {epoch + 1}/{epochs}",
+            leave=False,
+            file=stream,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
         if done:
             self.bar.update(done)
 
@@ -97,8 +111,11 @@ class PlainLines(NoProgress):
         self.stream.flush()
 
     def line(self, loss, ppl, tokens_per_s, now) -> str:
-        parts = [f"epoch {self.epoch + 1}/{self.epochs} step {self.done}/{self.total} "
-                 f"({100 * self.done / max(self.total, 1):.0f}%)", f"{self.loss_name} {loss:.4f}"]
+        parts = [
+            f"epoch {self.epoch + 1}/{self.epochs} step {self.done}/{self.total} "
+            f"({100 * self.done / max(self.total, 1):.0f}%)",
+            f"{self.loss_name} {loss:.4f}",
+        ]
         if ppl is not None:
             parts.append(f"ppl {ppl:.2f}")
         if tokens_per_s is not None:

@@ -15,6 +15,7 @@ whose files do not parse, gets a row that says so.
 
 Left out: runs still training look stopped (nothing in the folder tells them apart).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,14 @@ from typing import Any, Optional
 
 from rnnlab.errors import UsageError
 
-COLUMNS = (("run", "run"), ("task", "task"), ("model", "model"), ("steps", "steps"), ("best_val", "best val"),
-           ("status", "status"))
+COLUMNS = (
+    ("run", "run"),
+    ("task", "task"),
+    ("model", "model"),
+    ("steps", "steps"),
+    ("best_val", "best val"),
+    ("status", "status"),
+)
 
 
 # ----------------------------------------------------------------------------- reading a folder
@@ -83,8 +90,11 @@ def checkpoint_header(path: Path) -> Optional[dict]:
 
 
 def _number(value: Any) -> Optional[float]:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value) else None
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else None
+    )
 
 
 def _model_summary(model: Any) -> Optional[str]:
@@ -96,9 +106,19 @@ def _model_summary(model: Any) -> Optional[str]:
 
 def describe_run(folder: Path) -> dict[str, Any]:
     """One row: run, task, model, steps, best_val, epoch, epochs, finished, status, resume, problem."""
-    row: dict[str, Any] = {"run": str(folder), "task": None, "model": None, "steps": None, "best_val": None,
-                           "epoch": None, "epochs": None, "finished": False, "status": "", "resume": None,
-                           "problem": None}
+    row: dict[str, Any] = {
+        "run": str(folder),
+        "task": None,
+        "model": None,
+        "steps": None,
+        "best_val": None,
+        "epoch": None,
+        "epochs": None,
+        "finished": False,
+        "status": "",
+        "resume": None,
+        "problem": None,
+    }
     try:
         config = _read_json(folder / "config.json")
     except ValueError as error:
@@ -137,8 +157,11 @@ def describe_run(folder: Path) -> dict[str, Any]:
     if row["epoch"] is not None and row["epochs"] is not None and row["epoch"] >= row["epochs"]:
         row["finished"], row["status"] = True, "finished"
     elif has_checkpoint:
-        where = f" after {int(row['epoch'])} of {int(row['epochs'])} epochs" if row["epochs"] is not None and \
-            row["epoch"] is not None else ""
+        where = (
+            f" after {int(row['epoch'])} of {int(row['epochs'])} epochs"
+            if row["epochs"] is not None and row["epoch"] is not None
+            else ""
+        )
         row["resume"] = f"rnnlab train --resume {shlex.quote(str(folder))}"
         row["status"] = f"stopped{where}: {row['resume']}"
         if meta is None:
@@ -158,8 +181,11 @@ def run_folders(root: Path) -> list[Path]:
         return [root]
     found = []
     for child in sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")):
-        inner = [] if (child / "config.json").exists() else \
-            sorted(path for path in child.iterdir() if path.is_dir() and (path / "config.json").exists())
+        inner = (
+            []
+            if (child / "config.json").exists()
+            else sorted(path for path in child.iterdir() if path.is_dir() and (path / "config.json").exists())
+        )
         found.extend(inner or [child])
     return found
 
@@ -191,8 +217,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
     lines = []
     for line in table:
-        parts = [text.rjust(width) if key in ("steps", "best_val") else text.ljust(width)
-                 for (key, _), text, width in zip(COLUMNS, line, widths)]
+        parts = [
+            text.rjust(width) if key in ("steps", "best_val") else text.ljust(width)
+            for (key, _), text, width in zip(COLUMNS, line, widths)
+        ]
         lines.append("  ".join(parts + [line[-1]]).rstrip())
     return "\n".join(lines)
 
@@ -200,8 +228,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 # ----------------------------------------------------------------------------- the CLI's part
 def add_runs_parser(subparsers) -> argparse.ArgumentParser:
     """`rnnlab runs [DIR] [--json]` on the CLI's subcommands."""
-    parser = subparsers.add_parser("runs", help="list the runs in a folder: task, model, steps, best "
-                                                "validation, finished or how to resume")
+    parser = subparsers.add_parser(
+        "runs", help="list the runs in a folder: task, model, steps, best validation, finished or how to resume"
+    )
     parser.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder of run folders [runs]")
     parser.add_argument("--json", action="store_true", help="print the list as JSON instead of a table")
     return parser

@@ -16,6 +16,7 @@ The loop never asks which schedule it has. Each adapts an engine schedule
                the budget runs out, leaves them alone so a resumed run equals one never stopped).
 The checkpoint holds the engine schedule's state (None for none), as it always has.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -99,8 +100,9 @@ def make_schedule(options, optimizer, steps_per_epoch: int, budget: TimeBudget) 
     if kind == "none":
         return LoopSchedule()
     if kind == "step":
-        return PerEpoch(SCHEDULES["step"](optimizer, step_size=options.step_size, gamma=options.lr_factor),
-                        uses_metric=False)
+        return PerEpoch(
+            SCHEDULES["step"](optimizer, step_size=options.step_size, gamma=options.lr_factor), uses_metric=False
+        )
     if kind == "plateau":
         return PerEpoch(SCHEDULES["plateau"](optimizer, factor=options.lr_factor), uses_metric=True)
     total = options.epochs * steps_per_epoch

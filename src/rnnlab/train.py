@@ -16,6 +16,7 @@ weights, optimiser and schedule state, the sampler's position and RNG, dropout R
 carried hidden state, step counters. Resumed runs end with the same weights as
 uninterrupted ones.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,10 @@ def clip_gradients(model, max_norm: float, eps: float = 1e-6) -> float:
     (torch's clip_grad_norm_, whose eps is 1e-6, for torch models)."""
     if getattr(model, "backend", "numpy") == "torch":
         if eps != 1e-6:
-            raise UsageError(f"--clip-eps {eps:g} runs on the NumPy engine (torch's clip_grad_norm_ adds 1e-6); "
-                             f"drop --backend torch or --clip-eps")
+            raise UsageError(
+                f"--clip-eps {eps:g} runs on the NumPy engine (torch's clip_grad_norm_ adds 1e-6); "
+                f"drop --backend torch or --clip-eps"
+            )
         return model.clip_grad_norm(max_norm)
     return clip_grad_norm(model.grads, max_norm, eps)
 
@@ -72,8 +75,15 @@ def clip_gradients(model, max_norm: float, eps: float = 1e-6) -> float:
 class Trainer:
     """Runs a task's training in a run folder; `fit()` returns the final metrics."""
 
-    def __init__(self, task: Task, run_dir: Path, quiet: bool = False, progress: bool = True,
-                 tensorboard: Optional[str] = None, is_writer: bool = True) -> None:
+    def __init__(
+        self,
+        task: Task,
+        run_dir: Path,
+        quiet: bool = False,
+        progress: bool = True,
+        tensorboard: Optional[str] = None,
+        is_writer: bool = True,
+    ) -> None:
         self.task, self.run_dir, self.quiet = task, Path(run_dir), quiet
         task.run_dir = self.run_dir  # where a task may write its own files (plots)
         self.show_progress = progress and not quiet
@@ -107,8 +117,11 @@ class Trainer:
         if not self.is_writer:
             return
         optim_arrays, optim_scalars = self.optimizer.state_dict()
-        tensors = {**with_prefix(self.model.state_dict(), "model"), **with_prefix(optim_arrays, "optim"),
-                   **with_prefix(self.task.extra_arrays(), "extra")}
+        tensors = {
+            **with_prefix(self.model.state_dict(), "model"),
+            **with_prefix(optim_arrays, "optim"),
+            **with_prefix(self.task.extra_arrays(), "extra"),
+        }
         meta = {
             "task": self.task.name,
             "options": asdict(self.task.options),
@@ -118,7 +131,10 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "sampler": self.sampler.state(),
             "rngs": {name: rng.bit_generator.state for name, rng in self.model.rngs().items()},
-            "epoch": self.epoch, "step": self.step, "seconds": self.seconds, "best_val": self.best_val,
+            "epoch": self.epoch,
+            "step": self.step,
+            "seconds": self.seconds,
+            "best_val": self.best_val,
             "history": self.history,
             **self.task.extra_meta(),
         }
@@ -162,8 +178,10 @@ class Trainer:
                 self._train_epoch()
                 if self.out_of_time:  # mid-epoch: evaluate and checkpoint where we are, then stop
                     self._evaluate_and_checkpoint(epoch_done=False)
-                    self.say(f"time budget of {options.minutes:g} minutes reached in epoch {self.epoch + 1} "
-                             f"(step {self.step}); " + self.schedule.budget_note(self.run_dir))
+                    self.say(
+                        f"time budget of {options.minutes:g} minutes reached in epoch {self.epoch + 1} "
+                        f"(step {self.step}); " + self.schedule.budget_note(self.run_dir)
+                    )
                     break
                 self.epoch += 1
                 last = self.epoch == options.epochs
@@ -171,8 +189,10 @@ class Trainer:
                 if self.epoch % options.eval_every == 0 or last or spent:
                     self._evaluate_and_checkpoint()
                 if spent and not last:
-                    self.say(f"time budget of {options.minutes:g} minutes reached at the end of epoch {self.epoch} "
-                             f"(step {self.step}); " + self.schedule.budget_note(self.run_dir))
+                    self.say(
+                        f"time budget of {options.minutes:g} minutes reached at the end of epoch {self.epoch} "
+                        f"(step {self.step}); " + self.schedule.budget_note(self.run_dir)
+                    )
                     break
             final = self._finish()
         finally:
@@ -187,8 +207,14 @@ class Trainer:
         model.train()
         total_loss, total_count, started = 0.0, 0, time.perf_counter()
         position = self.sampler.state().get("batch", 0)
-        progress = epoch_progress(len(self.sampler), self.epoch, options.epochs, done=position,
-                                  enabled=self.show_progress and self.is_writer, loss_name=task.loss_name)
+        progress = epoch_progress(
+            len(self.sampler),
+            self.epoch,
+            options.epochs,
+            done=position,
+            enabled=self.show_progress and self.is_writer,
+            loss_name=task.loss_name,
+        )
         for served, batch in enumerate(self.sampler.epoch(), start=position + 1):
             # forward + backward (the lr was set by the schedule after the previous step)
             model.zero_grad()
@@ -197,7 +223,8 @@ class Trainer:
                 raise LossNotFinite(
                     f"training loss became {loss_sum} at epoch {self.epoch + 1}, step {self.step + 1}; "
                     f"stopped, the last good checkpoint is kept in {self.checkpoint_dir}; "
-                    f"try a lower --lr or a smaller --clip")
+                    f"try a lower --lr or a smaller --clip"
+                )
             # clip
             if options.clip > 0:
                 clip_gradients(model, options.clip, getattr(options, "clip_eps", 1e-6))
@@ -210,8 +237,7 @@ class Trainer:
             total_loss, total_count = total_loss + loss_sum, total_count + count
             mean = total_loss / max(total_count, 1)
             if task.reports_perplexity:
-                progress.update(mean, math.exp(min(mean, 50)),
-                                total_count / max(time.perf_counter() - started, 1e-9))
+                progress.update(mean, math.exp(min(mean, 50)), total_count / max(time.perf_counter() - started, 1e-9))
             else:
                 progress.update(mean)
             # stop between steps: asked to (a checkpoint here), or out of time (the caller evaluates)
@@ -219,16 +245,21 @@ class Trainer:
                 self.seconds += time.perf_counter() - started
                 progress.close()
                 self.save("last")
-                raise TrainingStopped(f"stopped at epoch {self.epoch + 1}, step {self.step}; "
-                                      f"checkpoint saved in {self.checkpoint_dir}", self.run_dir, self.is_writer)
+                raise TrainingStopped(
+                    f"stopped at epoch {self.epoch + 1}, step {self.step}; checkpoint saved in {self.checkpoint_dir}",
+                    self.run_dir,
+                    self.is_writer,
+                )
             if reading.spent:
                 self.out_of_time = served < len(self.sampler)  # at the epoch's last batch it simply ends
                 if self.out_of_time:
                     break
         progress.close()
         self.seconds += time.perf_counter() - started
-        self._epoch_train = {"train_loss": total_loss / max(total_count, 1),
-                             "tokens_per_s": total_count / max(time.perf_counter() - started, 1e-9)}
+        self._epoch_train = {
+            "train_loss": total_loss / max(total_count, 1),
+            "tokens_per_s": total_count / max(time.perf_counter() - started, 1e-9),
+        }
 
     def _evaluate_and_checkpoint(self, epoch_done: bool = True) -> None:
         """Evaluate, log, save `last` (and `best`). Mid-epoch (time budget) the epoch-based
@@ -296,7 +327,7 @@ def _tensorboard_writer(log_dir: str):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise UsageError("--tensorboard needs the tensorboardX package: pip install 'rnnlab[tensorboard]'") \
-                from None
+            raise UsageError(
+                "--tensorboard needs the tensorboardX package: pip install 'rnnlab[tensorboard]'"
+            ) from None
     return SummaryWriter(log_dir)
-

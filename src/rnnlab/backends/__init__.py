@@ -9,6 +9,7 @@ every NumPy run work without it.
 A backend spec is `NAME[:DEVICE]`, DEVICE one of auto | cpu | cuda | mps (auto: CUDA when
 present, else the CPU).
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -17,6 +17,7 @@ evaluates on all held-out data; only rank 0 writes the run folder.
 
 Left out: gradient accumulation, sharded optimisers (ZeRO/FSDP), uneven last batches.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -59,13 +60,16 @@ def join(context: Context, device: torch.device) -> torch.device:
         raise UsageError("data-parallel training runs on CPUs (gloo) or CUDA GPUs (NCCL), not on mps")
     if device.type == "cuda":
         if context.local_rank >= torch.cuda.device_count():
-            raise UsageError(f"rank {context.rank} wants GPU {context.local_rank}, but this machine has "
-                             f"{torch.cuda.device_count()}; use --nproc_per_node <= the number of GPUs")
+            raise UsageError(
+                f"rank {context.rank} wants GPU {context.local_rank}, but this machine has "
+                f"{torch.cuda.device_count()}; use --nproc_per_node <= the number of GPUs"
+            )
         torch.cuda.set_device(context.local_rank)
         device = torch.device("cuda", context.local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
-                                rank=context.rank, world_size=context.world_size)
+        dist.init_process_group(
+            backend="nccl" if device.type == "cuda" else "gloo", rank=context.rank, world_size=context.world_size
+        )
         atexit.register(_leave)
     return device
 

@@ -16,6 +16,7 @@ T and B are dynamic axes. Weights are exported in float32 whatever the run's dty
 Uses torch's TorchScript-based exporter (`dynamo=False`): it needs no extra packages
 and handles torch.nn.LSTM/GRU/RNN directly.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -50,12 +51,15 @@ def export_onnx(model: TorchModel, path: Union[str, Path], opset: int = 17) -> P
     config = model.config
     spec = get_cell(config.cell)
     if spec.torch_module is None:
-        raise UsageError(f"ONNX export needs a cell with a torch.nn counterpart; the {config.cell} cell runs as a "
-                         f"Python step loop on torch: use the NumPy checkpoint instead")
+        raise UsageError(
+            f"ONNX export needs a cell with a torch.nn counterpart; the {config.cell} cell runs as a "
+            f"Python step loop on torch: use the NumPy checkpoint instead"
+        )
     lstm = spec.has_cell_state
     network = Network(config, generators={}).eval()  # float32 on the CPU; eval mode draws no dropout masks
-    network.load_state_dict({name: value.to(device="cpu", dtype=torch.float32)
-                             for name, value in model.network.state_dict().items()})
+    network.load_state_dict(
+        {name: value.to(device="cpu", dtype=torch.float32) for name, value in model.network.state_dict().items()}
+    )
     wrapper = _WithExplicitState(network, lstm).eval()
     steps, batch = 3, 2  # example shapes; both axes are dynamic in the file
     if config.input == "dense":
@@ -73,7 +77,14 @@ def export_onnx(model: TorchModel, path: Union[str, Path], opset: int = 17) -> P
         raise UsageError(f"folder {path.parent} does not exist")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and batch-size notes
-        torch.onnx.export(wrapper, args, str(path), dynamo=False, opset_version=opset,
-                          input_names=["inputs"] + state_in, output_names=["outputs"] + state_out,
-                          dynamic_axes=dynamic)
+        torch.onnx.export(
+            wrapper,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["inputs"] + state_in,
+            output_names=["outputs"] + state_out,
+            dynamic_axes=dynamic,
+        )
     return path

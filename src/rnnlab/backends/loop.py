@@ -8,6 +8,7 @@ torch.nn.LSTM. Each step is the NumPy cell's own `step` (its equations written w
 operators) applied to tensors; autograd gives the backward. Slower than torch.nn's fused
 kernels (one Python step per time step), the same arithmetic as the NumPy engine.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,19 @@ from rnnlab.engine.registry import get_cell
 
 
 class LoopRecurrent(nn.Module):
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 bidirectional: bool = False, dropout: float = 0.0, nonlinearity: Optional[str] = None,
-                 dtype=None, device=None) -> None:
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: Optional[str] = None,
+        dtype=None,
+        device=None,
+    ) -> None:
         super().__init__()
         self.spec = get_cell(cell)
         self.cell: Any = self.spec.make(nonlinearity or self.spec.nonlinearities[0])  # duck-typed: needs step()
@@ -71,8 +82,9 @@ class LoopRecurrent(nn.Module):
                 w_ih, w_hh = self._get("weight_ih", layer, direction), self._get("weight_hh", layer, direction)
                 projected = layer_input @ w_ih.T  # (T, B, G*H)
                 if self.bias:
-                    projected = projected + self._get("bias_ih", layer, direction) + self._get("bias_hh", layer,
-                                                                                              direction)
+                    projected = (
+                        projected + self._get("bias_ih", layer, direction) + self._get("bias_hh", layer, direction)
+                    )
                 extras = {kind: self._get(kind, layer, direction) for kind in self.spec.extra_param_kinds}
                 h, c = h0[index], (c0[index] if c0 is not None else None)  # c0 is None exactly when not has_c
                 order = range(steps - 1, -1, -1) if direction == 1 else range(steps)

@@ -8,6 +8,7 @@ State is saved under the NumPy optimiser's names (buffer "exp_avg.rnn.weight_ih_
 per-parameter step counts, hyperparameters), so a checkpoint's optimiser state loads on
 either engine: SGD (momentum), Adam, RMSprop, Adagrad.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,12 @@ from torch.optim import optimizer as torch_optimizer_module
 from rnnlab.engine.optim import OPTIMIZERS
 from rnnlab.errors import UsageError
 
-TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
-                    "adagrad": torch.optim.Adagrad}
+TORCH_OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
 
 
 class TorchOptimizer:
@@ -81,8 +86,9 @@ class TorchOptimizer:
             if kind not in self.buffers or name not in self.named:
                 raise KeyError(f"unexpected optimizer state {key!r}")
             p = self.named[name]
-            buffers[name][kind] = torch.from_numpy(np.array(value)).to(device=p.device, dtype=p.dtype).reshape(
-                p.shape).clone()
+            buffers[name][kind] = (
+                torch.from_numpy(np.array(value)).to(device=p.device, dtype=p.dtype).reshape(p.shape).clone()
+            )
         scalar_dtype = getattr(torch_optimizer_module, "_get_scalar_dtype", lambda: torch.float32)()
         self.optimizer.state.clear()
         for name, p in self.named.items():
@@ -92,8 +98,11 @@ class TorchOptimizer:
                 initial = self.optimizer.param_groups[0]["initial_accumulator_value"]
                 state["sum"] = torch.full_like(p, initial, memory_format=torch.preserve_format)
             if self.name != "sgd" and (state or count):
-                if self.name in ("adam", "rmsprop") and count and not all(
-                        b in state for b in _required_buffers(self.name, self.optimizer.param_groups[0])):
+                if (
+                    self.name in ("adam", "rmsprop")
+                    and count
+                    and not all(b in state for b in _required_buffers(self.name, self.optimizer.param_groups[0]))
+                ):
                     raise ValueError(f"optimizer state for {name} is incomplete")
                 state["step"] = torch.tensor(float(count), dtype=scalar_dtype)
             if state:

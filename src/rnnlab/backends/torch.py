@@ -37,6 +37,7 @@ torch.func.functional_call, so the module and its cuDNN path stay as they are.
 Left out: the sigmoid RNN (torch.nn.RNN has no such nonlinearity), truncated BPTT inside a
 window (`bptt_truncate`), bidirectional stacks (ModelConfig has none).
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,7 +59,6 @@ from rnnlab.models import ModelConfig, NumpyModel, logits_loss
 RNG_NAMES = ("rnn", "input_dropout", "output_dropout")  # as NumpyModel.rngs()
 
 
-
 def resolve_device(device: str) -> torch.device:
     """auto | cpu | cuda | mps | cuda:N -> a torch.device that exists here (UsageError otherwise)."""
     kind = device.split(":")[0]
@@ -67,8 +67,9 @@ def resolve_device(device: str) -> torch.device:
     if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: this PyTorch sees no CUDA GPU (a CPU-only build, or no driver); "
-                         "use --device cpu")
+        raise UsageError(
+            "--device cuda: this PyTorch sees no CUDA GPU (a CPU-only build, or no driver); use --device cpu"
+        )
     if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise UsageError("--device mps: Apple's Metal backend is not available here; use --device cpu")
     return torch.device(device)
@@ -92,23 +93,32 @@ class Network(nn.Module):
             in_features = config.embedding_size if config.input == "embedding" else config.input_size
             self.projection = nn.Linear(in_features, config.projection_size)
         if not config.hidden_bias:
-            raise UsageError("one recurrent bias per gate (--no-hidden-bias) is a NumPy-engine feature: torch's "
-                             "layers always have two; drop --backend torch")
+            raise UsageError(
+                "one recurrent bias per gate (--no-hidden-bias) is a NumPy-engine feature: torch's "
+                "layers always have two; drop --backend torch"
+            )
         kind = recurrent_module(config.cell)
         spec = get_cell(config.cell)
         extra = {"nonlinearity": config.nonlinearity} if len(spec.nonlinearities) > 1 else {}
         self.stacked = config.num_layers > 1 and config.dropout > 0
         if self.stacked:
             self.rnn = nn.ModuleList(
-                kind(config.recurrent_input_size if k == 0 else config.hidden_size, config.hidden_size,
-                     num_layers=1, bias=config.bias, **extra) for k in range(config.num_layers))
+                kind(
+                    config.recurrent_input_size if k == 0 else config.hidden_size,
+                    config.hidden_size,
+                    num_layers=1,
+                    bias=config.bias,
+                    **extra,
+                )
+                for k in range(config.num_layers)
+            )
         else:
-            self.rnn = kind(config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers,
-                            bias=config.bias, **extra)
+            self.rnn = kind(
+                config.recurrent_input_size, config.hidden_size, num_layers=config.num_layers, bias=config.bias, **extra
+            )
         if config.head_projection_size:
             self.head_projection = nn.Linear(config.hidden_size, config.head_projection_size, bias=False)
-        self.head = nn.Linear(config.head_projection_size or config.hidden_size, config.output_size,
-                              bias=config.bias)
+        self.head = nn.Linear(config.head_projection_size or config.hidden_size, config.output_size, bias=config.bias)
         if config.tied:  # one Parameter, two users: autograd adds both gradients
             self.head.weight = self.embedding.weight
 
@@ -121,13 +131,14 @@ class Network(nn.Module):
             named.update({f"projection.{n}": p for n, p in self.projection.named_parameters()})
         if self.stacked:
             for k, layer in enumerate(self.rnn):
-                named.update({f"rnn.{n[:-len('_l0')]}_l{k}": p for n, p in layer.named_parameters()})
+                named.update({f"rnn.{n[: -len('_l0')]}_l{k}": p for n, p in layer.named_parameters()})
         else:
             named.update({f"rnn.{n}": p for n, p in self.rnn.named_parameters()})
         if self.config.head_projection_size:
             named["head_projection.weight"] = self.head_projection.weight
-        named.update({f"head.{n}": p for n, p in self.head.named_parameters()
-                      if not (n == "weight" and self.config.tied)})
+        named.update(
+            {f"head.{n}": p for n, p in self.head.named_parameters() if not (n == "weight" and self.config.tied)}
+        )
         return named
 
     def forward(self, inputs: torch.Tensor, state=None):
@@ -168,8 +179,9 @@ class Network(nn.Module):
         weights: dict[str, torch.Tensor] = dict(module.named_parameters())  # W_hh entries become masked tensors
         for name, weight in list(weights.items()):
             if name.startswith("weight_hh"):
-                draw = torch.rand(tuple(weight.shape), generator=self.generators["rnn"], device=weight.device,
-                                  dtype=torch.float32)
+                draw = torch.rand(
+                    tuple(weight.shape), generator=self.generators["rnn"], device=weight.device, dtype=torch.float32
+                )
                 weights[name] = weight * ((draw >= p).to(weight.dtype) / (1.0 - p))
         return torch.func.functional_call(module, weights, (x, state))
 
@@ -183,7 +195,7 @@ class Network(nn.Module):
                 x = self._dropout(x, "rnn")
             layer_state = None
             if state is not None:
-                layer_state = (state[0][k:k + 1], state[1][k:k + 1]) if lstm else state[k:k + 1]  # (1, B, H)
+                layer_state = (state[0][k : k + 1], state[1][k : k + 1]) if lstm else state[k : k + 1]  # (1, B, H)
             x, final = self._run(layer, x, layer_state)  # (T, B, H)
             finals.append(final)
         if lstm:
@@ -231,11 +243,15 @@ class TorchModel:
         config.validate()
         spec = get_cell(config.cell)
         if len(spec.nonlinearities) > 1 and config.nonlinearity not in spec.torch_nonlinearities:
-            raise UsageError(f"--nonlinearity {config.nonlinearity} exists on the NumPy engine only (torch has "
-                             f"{', '.join(spec.torch_nonlinearities)}); use --backend numpy or another nonlinearity")
+            raise UsageError(
+                f"--nonlinearity {config.nonlinearity} exists on the NumPy engine only (torch has "
+                f"{', '.join(spec.torch_nonlinearities)}); use --backend numpy or another nonlinearity"
+            )
         if config.adaptive_cutoffs:
-            raise UsageError("an adaptive softmax head (--adaptive-softmax) exists on the NumPy engine only: train it "
-                             "with --backend numpy (it cannot run on torch or be exported to ONNX)")
+            raise UsageError(
+                "an adaptive softmax head (--adaptive-softmax) exists on the NumPy engine only: train it "
+                "with --backend numpy (it cannot run on torch or be exported to ONNX)"
+            )
         self.config = config
         self.device = resolve_device(device)
         self.dtype = torch.float64 if np.dtype(config.dtype) == np.float64 else torch.float32
@@ -336,8 +352,11 @@ class TorchModel:
         x = self._inputs(inputs)
         h0 = None if state is None else _map_state(state, self._state_tensor)
         runner = self.runner if self.training else self.network  # evaluation needs no gradient averaging
-        autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if self.amp and self.training
-                    else contextlib.nullcontext())
+        autocast = (
+            torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            if self.amp and self.training
+            else contextlib.nullcontext()
+        )
         with autocast:
             outputs, final = runner(x, h0)
         outputs = outputs.to(self.dtype)  # bf16 under autocast
@@ -347,16 +366,24 @@ class TorchModel:
 
     __call__ = forward
 
-    def loss(self, inputs: np.ndarray, targets: np.ndarray, state=None, need_grad: bool = True,
-             bptt_truncate: Optional[int] = None):
+    def loss(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        state=None,
+        need_grad: bool = True,
+        bptt_truncate: Optional[int] = None,
+    ):
         """NumpyModel.loss: mean next-token cross-entropy -> (loss, final state), gradients when asked."""
         return logits_loss(self, inputs, targets, state, need_grad, bptt_truncate)
 
     def backward(self, d_outputs: np.ndarray, d_state=None, bptt_truncate: Optional[int] = None):
         """Adds every parameter gradient into the torch `.grad`s; returns d(inputs) for dense inputs, else None."""
         if bptt_truncate is not None:
-            raise UsageError("--bptt-truncate is a NumPy-engine feature; the torch backend backpropagates "
-                             "through whole windows (shorten --seq-len instead)")
+            raise UsageError(
+                "--bptt-truncate is a NumPy-engine feature; the torch backend backpropagates "
+                "through whole windows (shorten --seq-len instead)"
+            )
         if self._graph is None:
             raise RuntimeError("backward called before forward (or twice for one forward)")
         x, outputs, final = self._graph

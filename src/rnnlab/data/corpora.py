@@ -38,20 +38,25 @@ class Corpus:
 
 CORPORA: dict[str, Corpus] = {
     "tinyshakespeare": Corpus(
-        "char", {"text": "tinyshakespeare.txt.gz"},
-        "40,000 lines of Shakespeare; the standard char-level benchmark (vocabulary 65)"),
+        "char",
+        {"text": "tinyshakespeare.txt.gz"},
+        "40,000 lines of Shakespeare; the standard char-level benchmark (vocabulary 65)",
+    ),
     "tang300": Corpus(
-        "char", {"text": "tang300.txt.gz"},
-        "313 Tang poems in simplified Chinese (~2,600 distinct characters)"),
+        "char", {"text": "tang300.txt.gz"}, "313 Tang poems in simplified Chinese (~2,600 distinct characters)"
+    ),
     "warpeace": Corpus(
-        "char", {"text": "warpeace.txt.gz"},
-        "Tolstoy, War and Peace (English translation), raw text, 3.2 MB"),
+        "char", {"text": "warpeace.txt.gz"}, "Tolstoy, War and Peace (English translation), raw text, 3.2 MB"
+    ),
     "warpeace-words": Corpus(
         "word",
-        {"train": "warpeace-words/train.txt.gz",
-         "valid": "warpeace-words/valid.txt.gz",
-         "test": "warpeace-words/test.txt.gz"},
-        "War and Peace as a PTB-style word benchmark (10,000-word vocabulary, 90/5/5 split)"),
+        {
+            "train": "warpeace-words/train.txt.gz",
+            "valid": "warpeace-words/valid.txt.gz",
+            "test": "warpeace-words/test.txt.gz",
+        },
+        "War and Peace as a PTB-style word benchmark (10,000-word vocabulary, 90/5/5 split)",
+    ),
 }
 
 
@@ -62,8 +67,9 @@ def _corpus(name: str, kind: str) -> Corpus:
         raise UsageError(f"unknown {kind} corpus {name!r}; choose one of: {names}")
     if corpus.kind != kind:
         other = "load_word_splits" if corpus.kind == "word" else "load_corpus"
-        raise UsageError(f"corpus {name!r} is a {corpus.kind}-level corpus, not {kind}-level; "
-                         f"load it with {other}({name!r})")
+        raise UsageError(
+            f"corpus {name!r} is a {corpus.kind}-level corpus, not {kind}-level; load it with {other}({name!r})"
+        )
     return corpus
 
 
@@ -106,7 +112,8 @@ def read_text_file(path: Union[str, Path]) -> str:
     except UnicodeDecodeError as e:
         raise UsageError(
             f"{str(path)!r} is not valid UTF-8 (byte 0x{data[e.start]:02x} at byte offset {e.start}); "
-            f"the file must be UTF-8, convert it e.g. with iconv -t UTF-8") from None
+            f"the file must be UTF-8, convert it e.g. with iconv -t UTF-8"
+        ) from None
     text = text.removeprefix("\ufeff")
     text = text.replace("\r\n", "\n")
     if not text.strip():
@@ -122,6 +129,8 @@ def load_text(source: Union[str, Path]) -> str:
     path = Path(source)
     if not path.exists() and len(path.parts) == 1 and not path.suffix:
         names = ", ".join(sorted(n for n, c in CORPORA.items() if c.kind == "char"))
-        raise UsageError(f"{name!r} is neither a shipped corpus ({names}) nor an existing file; "
-                         f"give one of those names or the path of a UTF-8 text file")
+        raise UsageError(
+            f"{name!r} is neither a shipped corpus ({names}) nor an existing file; "
+            f"give one of those names or the path of a UTF-8 text file"
+        )
     return read_text_file(path)

@@ -25,7 +25,7 @@ Left out: variable-length BPTT (AWD-LSTM); padding and bucketing of sentences.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -51,16 +51,17 @@ def _positive(value: int, flag: str) -> int:
     return int(value)
 
 
-def _shard(batch_size: int, columns: Optional[slice], rank: Optional[int],
-           world_size: Optional[int]) -> slice:
+def _shard(batch_size: int, columns: Optional[slice], rank: Optional[int], world_size: Optional[int]) -> slice:
     """The slice of batch columns this process uses."""
     if columns is not None and (rank is not None or world_size is not None):
         raise ValueError("give either columns= or rank=/world_size=, not both")
     if columns is not None:
         start, stop, step = columns.indices(batch_size)
         if step != 1 or stop <= start:
-            raise UsageError(f"column shard {columns} of a batch of {batch_size} is empty or strided; "
-                             f"give a contiguous, non-empty slice")
+            raise UsageError(
+                f"column shard {columns} of a batch of {batch_size} is empty or strided; "
+                f"give a contiguous, non-empty slice"
+            )
         return slice(start, stop)
     if rank is None and world_size is None:
         return slice(0, batch_size)
@@ -70,8 +71,10 @@ def _shard(batch_size: int, columns: Optional[slice], rank: Optional[int],
     if not 0 <= rank < world_size:
         raise UsageError(f"rank {rank} is outside 0..{world_size - 1} for world size {world_size}")
     if batch_size % world_size:
-        raise UsageError(f"--batch-size {batch_size} does not split evenly over {world_size} processes; "
-                         f"make it a multiple of {world_size}")
+        raise UsageError(
+            f"--batch-size {batch_size} does not split evenly over {world_size} processes; "
+            f"make it a multiple of {world_size}"
+        )
     width = batch_size // world_size
     return slice(rank * width, (rank + 1) * width)
 
@@ -86,9 +89,16 @@ class _EpochSampler:
     kind = ""
     carries_state = False
 
-    def __init__(self, ids: Any, seq_len: int, batch_size: int, rng: RngLike = None,
-                 columns: Optional[slice] = None, rank: Optional[int] = None,
-                 world_size: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        ids: Any,
+        seq_len: int,
+        batch_size: int,
+        rng: RngLike = None,
+        columns: Optional[slice] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+    ) -> None:
         self.stream = _as_stream(ids)  # (N,)
         self.seq_len = _positive(seq_len, "--seq-len")
         self.batch_size = _positive(batch_size, "--batch-size")
@@ -104,11 +114,12 @@ class _EpochSampler:
             raise UsageError(
                 f"text too short for one batch: --seq-len {T} and --batch-size {B} need at least "
                 f"{needed:,} tokens (seq_len * (batch_size + 1)), got {n:,}; "
-                f"lower --batch-size or --seq-len, or use a longer text")
+                f"lower --batch-size or --seq-len, or use a longer text"
+            )
         self.epoch_index = 0  # epochs completed
         self._batch = 0  # next batch to serve within the current epoch
         self._plan: Any = None  # this epoch's random draws, None until drawn
-        self._epoch_rng: Optional[dict[str, Any]] = None  # RNG state the plan was drawn from
+        self._epoch_rng: Optional[Mapping[str, Any]] = None  # RNG state the plan was drawn from
 
     # -- subclasses: what an epoch draws, and batch i of it ------------------------------
     def _draw(self) -> Any:
@@ -166,16 +177,24 @@ class _EpochSampler:
             # Not started, or finished but not yet rolled over: the next epoch's start,
             # whose plan the generator's current state will draw.
             epoch, batch, rng = epoch + (self._plan is not None), 0, self.rng.bit_generator.state
-        return {"kind": self.kind, "epoch": epoch, "batch": batch, "rng": rng,
-                "n_tokens": len(self.stream), "seq_len": self.seq_len, "batch_size": self.batch_size}
+        return {
+            "kind": self.kind,
+            "epoch": epoch,
+            "batch": batch,
+            "rng": rng,
+            "n_tokens": len(self.stream),
+            "seq_len": self.seq_len,
+            "batch_size": self.batch_size,
+        }
 
     def set_state(self, d: dict[str, Any]) -> None:
         """Continue from `state()` of a sampler over the same data and settings."""
-        _check_state(d, self.kind, n_tokens=len(self.stream), seq_len=self.seq_len,
-                     batch_size=self.batch_size)
+        _check_state(d, self.kind, n_tokens=len(self.stream), seq_len=self.seq_len, batch_size=self.batch_size)
         if not 0 <= d["batch"] <= len(self):
-            raise UsageError(f"saved data position (batch {d['batch']}) is past the end of an epoch of "
-                             f"{len(self)} batches; the checkpoint does not match this data")
+            raise UsageError(
+                f"saved data position (batch {d['batch']}) is past the end of an epoch of "
+                f"{len(self)} batches; the checkpoint does not match this data"
+            )
         self.rng.bit_generator.state = d["rng"]
         self.epoch_index = int(d["epoch"])
         self._plan = None
@@ -188,12 +207,16 @@ class _EpochSampler:
 def _check_state(d: dict[str, Any], kind: str, **settings: int) -> None:
     if not isinstance(d, dict) or d.get("kind") != kind:
         got = d.get("kind") if isinstance(d, dict) else type(d).__name__
-        raise UsageError(f"saved data position is for a {got!r} sampler, not {kind!r}; "
-                         f"resume with the same --sampler as the original run")
+        raise UsageError(
+            f"saved data position is for a {got!r} sampler, not {kind!r}; "
+            f"resume with the same --sampler as the original run"
+        )
     for key, value in settings.items():
         if d.get(key) != value:
-            raise UsageError(f"saved data position has {key}={d.get(key)!r} but this run has {value!r}; "
-                             f"resume with the same data and settings as the original run")
+            raise UsageError(
+                f"saved data position has {key}={d.get(key)!r} but this run has {value!r}; "
+                f"resume with the same data and settings as the original run"
+            )
 
 
 class RandomWindows(_EpochSampler):
@@ -234,7 +257,7 @@ class RandomWindows(_EpochSampler):
     def _starts(self, plan: tuple[int, np.ndarray], i: int) -> np.ndarray:
         offset, order = plan
         B = self.batch_size
-        return offset + order[i * B:(i + 1) * B] * self.seq_len  # (B,)
+        return offset + order[i * B : (i + 1) * B] * self.seq_len  # (B,)
 
 
 class ConsecutiveWindows(_EpochSampler):
@@ -266,9 +289,17 @@ class ConsecutiveWindows(_EpochSampler):
     kind = "consecutive"
     carries_state = True
 
-    def __init__(self, ids: Any, seq_len: int, batch_size: int, rng: RngLike = None,
-                 columns: Optional[slice] = None, rank: Optional[int] = None,
-                 world_size: Optional[int] = None, offset: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        ids: Any,
+        seq_len: int,
+        batch_size: int,
+        rng: RngLike = None,
+        columns: Optional[slice] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> None:
         super().__init__(ids, seq_len, batch_size, rng, columns, rank, world_size)
         if offset is not None and not 0 <= offset < self.seq_len:
             raise UsageError(f"a fixed sampling offset must be in [0, --seq-len), got {offset!r}")
@@ -297,8 +328,10 @@ class ConsecutiveWindows(_EpochSampler):
 
     def set_state(self, d: dict[str, Any]) -> None:
         if isinstance(d, dict) and d.get("kind") == self.kind and d.get("offset") != self.offset:
-            raise UsageError(f"saved data position has offset={d.get('offset')!r} but this run has "
-                             f"{self.offset!r}; resume with the same sampling settings as the original run")
+            raise UsageError(
+                f"saved data position has offset={d.get('offset')!r} but this run has "
+                f"{self.offset!r}; resume with the same sampling settings as the original run"
+            )
         super().set_state(d)
 
 
@@ -322,8 +355,10 @@ def batchify(ids: Any, batch_size: int) -> np.ndarray:
     B = _positive(batch_size, "--batch-size")
     n_steps = len(stream) // B
     if n_steps < 2:
-        raise UsageError(f"text too short to batchify: --batch-size {B} needs at least {2 * B:,} tokens "
-                         f"(two per column), got {len(stream):,}; lower --batch-size or use a longer text")
+        raise UsageError(
+            f"text too short to batchify: --batch-size {B} needs at least {2 * B:,} tokens "
+            f"(two per column), got {len(stream):,}; lower --batch-size or use a longer text"
+        )
     return stream[: n_steps * B].reshape(B, n_steps).T.copy()  # (n_steps, B)
 
 
@@ -349,14 +384,22 @@ class BpttWindows:
     kind = "bptt"
     carries_state = True
 
-    def __init__(self, data: np.ndarray, bptt: int, columns: Optional[slice] = None,
-                 rank: Optional[int] = None, world_size: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        data: np.ndarray,
+        bptt: int,
+        columns: Optional[slice] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+    ) -> None:
         data = np.asarray(data, dtype=np.int64)
         if data.ndim != 2:
             raise ValueError(f"data must be (n_steps, B) from batchify(), got shape {data.shape}")
         if data.shape[0] < 2:
-            raise UsageError(f"text too short for one BPTT window: needs at least 2 tokens per column, "
-                             f"got {data.shape[0]}; lower --batch-size or use a longer text")
+            raise UsageError(
+                f"text too short for one BPTT window: needs at least 2 tokens per column, "
+                f"got {data.shape[0]}; lower --batch-size or use a longer text"
+            )
         self.bptt = _positive(bptt, "--bptt")
         self.columns = _shard(data.shape[1], columns, rank, world_size)
         self.data = data  # (n_steps, B)
@@ -372,8 +415,8 @@ class BpttWindows:
         T = min(self.bptt, self.data.shape[0] - 1 - start)
         if T < 1:
             raise IndexError(f"window {i} is past the end ({len(self)} windows)")
-        X = self.data[start:start + T, self.columns].copy()  # (T, B')
-        Y = self.data[start + 1:start + 1 + T, self.columns].copy()  # (T, B')
+        X = self.data[start : start + T, self.columns].copy()  # (T, B')
+        Y = self.data[start + 1 : start + 1 + T, self.columns].copy()  # (T, B')
         return X, Y
 
     @property
@@ -398,17 +441,23 @@ class BpttWindows:
         epoch, batch = self.epoch_index, self._batch
         if batch >= len(self):  # finished but not yet rolled over
             epoch, batch = epoch + 1, 0
-        return {"kind": self.kind, "epoch": epoch, "batch": batch,
-                "n_steps": int(self.data.shape[0]), "batch_size": int(self.data.shape[1]),
-                "bptt": self.bptt}
+        return {
+            "kind": self.kind,
+            "epoch": epoch,
+            "batch": batch,
+            "n_steps": int(self.data.shape[0]),
+            "batch_size": int(self.data.shape[1]),
+            "bptt": self.bptt,
+        }
 
     def set_state(self, d: dict[str, Any]) -> None:
         """Continue from `state()` of a sampler over the same data and settings."""
-        _check_state(d, self.kind, n_steps=int(self.data.shape[0]),
-                     batch_size=int(self.data.shape[1]), bptt=self.bptt)
+        _check_state(d, self.kind, n_steps=int(self.data.shape[0]), batch_size=int(self.data.shape[1]), bptt=self.bptt)
         if not 0 <= d["batch"] <= len(self):
-            raise UsageError(f"saved data position (window {d['batch']}) is past the end of an epoch of "
-                             f"{len(self)} windows; the checkpoint does not match this data")
+            raise UsageError(
+                f"saved data position (window {d['batch']}) is past the end of an epoch of "
+                f"{len(self)} windows; the checkpoint does not match this data"
+            )
         self.epoch_index, self._batch = int(d["epoch"]), int(d["batch"])
         if self._batch >= len(self):
             self.epoch_index, self._batch = self.epoch_index + 1, 0

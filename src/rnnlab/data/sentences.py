@@ -6,6 +6,7 @@ tutorial trains on; `SentenceSampler` gives them one at a time, in a fresh shuff
 order each epoch, resumable mid-epoch. (text.py's `split_sentences` is the regex
 splitter for raw text.)
 """
+
 from __future__ import annotations
 
 import re
@@ -107,8 +108,10 @@ class SentenceSampler:
 
     def set_state(self, d: dict[str, Any]) -> None:
         if not isinstance(d, dict) or d.get("kind") != self.kind or d.get("n_sentences") != len(self):
-            raise UsageError("saved data position does not match these sentences; "
-                             "resume with the same data and settings as the original run")
+            raise UsageError(
+                "saved data position does not match these sentences; "
+                "resume with the same data and settings as the original run"
+            )
         self.rng.bit_generator.state = d["rng"]
         self.epoch_index, self._order = int(d["epoch"]), None
         self._ensure_order()

@@ -31,9 +31,17 @@ from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import UsageError
 
 __all__ = [
-    "EOS", "SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN",
-    "prepare_chars", "ptb_tokens", "split_sentences", "tokenize_words", "sentences",
-    "sentence_vocabulary", "sentence_pairs",
+    "EOS",
+    "SENTENCE_START",
+    "SENTENCE_END",
+    "UNKNOWN_TOKEN",
+    "prepare_chars",
+    "ptb_tokens",
+    "split_sentences",
+    "tokenize_words",
+    "sentences",
+    "sentence_vocabulary",
+    "sentence_pairs",
 ]
 
 EOS = "<eos>"
@@ -107,8 +115,7 @@ def sentence_vocabulary(train: list[list[str]], n_words: int = 8000) -> Vocabula
     """
     if n_words < 1:
         raise UsageError(f"--vocab-size must be at least 1, got {n_words}")
-    counted = Vocabulary.from_tokens((w for s in train for w in s if w != UNKNOWN_TOKEN),
-                                     max_size=n_words)
+    counted = Vocabulary.from_tokens((w for s in train for w in s if w != UNKNOWN_TOKEN), max_size=n_words)
     return Vocabulary([*counted.itos, UNKNOWN_TOKEN], kind="word", unk=UNKNOWN_TOKEN)
 
 

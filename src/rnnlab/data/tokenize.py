@@ -29,6 +29,7 @@ position, as warpeace-words is cut). The vocabulary is built from the training s
 Left out: Unicode normalisation (a composed and a decomposed "é" are different words),
 sentence splitting (wordlm-sentence does that), subword units.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,10 +44,12 @@ __all__ = ["WordTokenizer", "split_tail", "stream_tokens", "RULE", "RULE_VERSION
 RULE, RULE_VERSION = "rnnlab-words", 1
 EOS, UNK = "<eos>", "<unk>"
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
-_TOKEN = re.compile(r"<eos>|<unk>"                    # the specials, as written
-                    r"|\d+(?:[.,]\d+)+"                # a number with inner . or , groups
-                    r"|[^\W_]+(?:'[^\W_]+)*"           # a word: letters/digits, inner apostrophes
-                    r"|[^\w\s]|_")                     # any other non-space character
+_TOKEN = re.compile(
+    r"<eos>|<unk>"  # the specials, as written
+    r"|\d+(?:[.,]\d+)+"  # a number with inner . or , groups
+    r"|[^\W_]+(?:'[^\W_]+)*"  # a word: letters/digits, inner apostrophes
+    r"|[^\w\s]|_"
+)  # any other non-space character
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n")
 
 
@@ -105,11 +108,15 @@ class WordTokenizer:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> WordTokenizer:
         if not isinstance(d, dict) or d.get("rule") != RULE:
-            raise UsageError("the vocabulary names a tokeniser this rnnlab does not know; the checkpoint is "
-                             "damaged or from another program")
+            raise UsageError(
+                "the vocabulary names a tokeniser this rnnlab does not know; the checkpoint is "
+                "damaged or from another program"
+            )
         if d.get("version") != RULE_VERSION:
-            raise UsageError(f"tokeniser rule version {d.get('version')!r} is not supported (this rnnlab has "
-                             f"version {RULE_VERSION}); upgrade rnnlab")
+            raise UsageError(
+                f"tokeniser rule version {d.get('version')!r} is not supported (this rnnlab has "
+                f"version {RULE_VERSION}); upgrade rnnlab"
+            )
         return cls(lowercase=bool(d.get("lowercase", True)), paragraphs=bool(d.get("paragraphs", False)))
 
 
@@ -121,15 +128,22 @@ def split_tail(units: Sequence[str], val_fraction: float, source: str = "the tex
     (['line 18'], ['line 19'])
     """
     if not 0.0 < val_fraction < 0.5:
-        raise UsageError(f"--val-fraction must be in (0, 0.5) (that share of the text for validation, the same "
-                         f"again for test), got {val_fraction!r}")
+        raise UsageError(
+            f"--val-fraction must be in (0, 0.5) (that share of the text for validation, the same "
+            f"again for test), got {val_fraction!r}"
+        )
     n = len(units)
     held = max(1, int(val_fraction * n + 0.5))  # rounded half up
     if n - 2 * held < 1:
-        raise UsageError(f"{source} has {n} line(s) with words; it needs at least {2 * held + 1} to give train, "
-                         f"valid and test a line each at --val-fraction {val_fraction:g}: give a longer text")
-    return {"train": list(units[: n - 2 * held]), "valid": list(units[n - 2 * held: n - held]),
-            "test": list(units[n - held:])}
+        raise UsageError(
+            f"{source} has {n} line(s) with words; it needs at least {2 * held + 1} to give train, "
+            f"valid and test a line each at --val-fraction {val_fraction:g}: give a longer text"
+        )
+    return {
+        "train": list(units[: n - 2 * held]),
+        "valid": list(units[n - 2 * held : n - held]),
+        "test": list(units[n - held :]),
+    }
 
 
 def stream_tokens(text: str, tokenizer: Optional[WordTokenizer]) -> list[str]:

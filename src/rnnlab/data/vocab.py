@@ -53,11 +53,15 @@ class Vocabulary:
         self.stoi = {s: i for i, s in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             dup = [s for s, n in Counter(self.itos).items() if n > 1][:_MAX_NAMED]
-            raise UsageError(f"vocabulary lists symbols more than once: {_names(dup)}; "
-                             f"the vocabulary file is corrupt, rebuild it from the text")
+            raise UsageError(
+                f"vocabulary lists symbols more than once: {_names(dup)}; "
+                f"the vocabulary file is corrupt, rebuild it from the text"
+            )
         if self.unk is not None and self.unk not in self.stoi:
             raise UsageError(f"unknown-token {self.unk!r} is not in the vocabulary; add it or drop it")
-        self._char_table: Optional[tuple[np.ndarray, np.ndarray]] = None  # (sorted code points, their ids), built on first char encode
+        self._char_table: Optional[tuple[np.ndarray, np.ndarray]] = (
+            None  # (sorted code points, their ids), built on first char encode
+        )
 
     # -- building ------------------------------------------------------------------
     @classmethod
@@ -68,8 +72,13 @@ class Vocabulary:
         return cls(sorted(set(text)), kind="char")
 
     @classmethod
-    def from_tokens(cls, tokens: Iterable[str], max_size: Optional[int] = None,
-                    specials: Sequence[str] = (), unk: Optional[str] = None) -> Vocabulary:
+    def from_tokens(
+        cls,
+        tokens: Iterable[str],
+        max_size: Optional[int] = None,
+        specials: Sequence[str] = (),
+        unk: Optional[str] = None,
+    ) -> Vocabulary:
         """Word vocabulary: `specials`, then `unk`, then tokens by falling count (ties alphabetical).
 
         `max_size` bounds the total length, specials and `unk` included; the rarest
@@ -79,8 +88,10 @@ class Vocabulary:
         counts = Counter(tokens)
         head = list(dict.fromkeys([*specials, *([unk] if unk is not None else [])]))
         if max_size is not None and max_size < max(len(head), 1):
-            raise UsageError(f"vocabulary size {max_size} is too small; it must be at least "
-                             f"{max(len(head), 1)} to hold the special tokens")
+            raise UsageError(
+                f"vocabulary size {max_size} is too small; it must be at least "
+                f"{max(len(head), 1)} to hold the special tokens"
+            )
         if not counts and not head:
             raise UsageError("cannot build a vocabulary from no tokens; give some text")
         reserved = set(head)
@@ -133,8 +144,10 @@ class Vocabulary:
         hints = [(word, self._spelling_in_vocabulary(word)) for word in bad[:_MAX_NAMED]] if self.kind == "word" else []
         hint = ", ".join(f"{word!r} -> {known!r}" for word, known in hints if known)
         hint = f" (this vocabulary writes {hint})" if hint else ""
-        raise UsageError(f"text has {what} not in the vocabulary: {_names(bad[:_MAX_NAMED])}{more}{hint}; "
-                         f"use --unknown skip to leave them out")
+        raise UsageError(
+            f"text has {what} not in the vocabulary: {_names(bad[:_MAX_NAMED])}{more}{hint}; "
+            f"use --unknown skip to leave them out"
+        )
 
     def _spelling_in_vocabulary(self, word: str) -> Optional[str]:
         """How the vocabulary writes `word`, if it does: lowercased, or with its punctuation as
@@ -151,8 +164,10 @@ class Vocabulary:
         if self._char_table is None:
             singles = [(ord(s), i) for i, s in enumerate(self.itos) if len(s) == 1]
             singles.sort()
-            self._char_table = (np.array([c for c, _ in singles], dtype=np.uint32),
-                                np.array([i for _, i in singles], dtype=np.int64))
+            self._char_table = (
+                np.array([c for c, _ in singles], dtype=np.uint32),
+                np.array([i for _, i in singles], dtype=np.int64),
+            )
         codes, table_ids = self._char_table
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (len,)
         if len(codes) == 0:
@@ -166,8 +181,10 @@ class Vocabulary:
         try:
             symbols = [itos[int(i)] for i in np.asarray(ids).reshape(-1)]
         except IndexError:
-            raise UsageError(f"ids out of range for a vocabulary of {len(itos)} symbols; "
-                             f"the vocabulary does not belong to this model") from None
+            raise UsageError(
+                f"ids out of range for a vocabulary of {len(itos)} symbols; "
+                f"the vocabulary does not belong to this model"
+            ) from None
         return ("" if self.kind == "char" else " ").join(symbols)
 
     # -- saving ----------------------------------------------------------------------
@@ -182,17 +199,21 @@ class Vocabulary:
     def from_json(cls, d: dict[str, Any]) -> Vocabulary:
         """The vocabulary saved by `to_json`; a `UsageError` if `d` is not one."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise UsageError("not an rnnlab vocabulary (missing format tag); "
-                             "the checkpoint is damaged or from another program")
+            raise UsageError(
+                "not an rnnlab vocabulary (missing format tag); the checkpoint is damaged or from another program"
+            )
         if d.get("version") not in READS:
-            raise UsageError(f"vocabulary format version {d.get('version')!r} is not supported "
-                             f"(this rnnlab reads versions 1 and 2); upgrade rnnlab")
+            raise UsageError(
+                f"vocabulary format version {d.get('version')!r} is not supported "
+                f"(this rnnlab reads versions 1 and 2); upgrade rnnlab"
+            )
         itos = d.get("itos")
         if not isinstance(itos, list) or not all(isinstance(s, str) for s in itos):
             raise UsageError("vocabulary 'itos' must be a list of strings; the checkpoint is damaged")
         if d.get("kind") not in ("char", "word"):
-            raise UsageError(f"vocabulary kind must be 'char' or 'word', got {d.get('kind')!r}; "
-                             f"the checkpoint is damaged")
+            raise UsageError(
+                f"vocabulary kind must be 'char' or 'word', got {d.get('kind')!r}; the checkpoint is damaged"
+            )
         tokenizer = WordTokenizer.from_json(d["tokenizer"]) if d.get("tokenizer") is not None else None
         return cls(itos, kind=d["kind"], unk=d.get("unk"), tokenizer=tokenizer)
 

@@ -6,6 +6,7 @@ direction of one layer, forward and backward side by side), direction.py (one di
 through time, truncation), recurrent.py (the stack: layers, directions, dropout), layers.py,
 losses.py, adaptive.py (the adaptive softmax), optim.py, gradcheck.py.
 """
+
 from .module import Module
 from .recurrent import GRU, LSTM, RECURRENT, RNN, Recurrent, make_recurrent
 from .registry import cell_names, get_cell

@@ -23,6 +23,7 @@ projections and zero tail biases computes the same function (tested).
     dx = layer.backward()               # adds the parameter gradients into layer.grads
     log_p = layer.log_probs(x)          # (N, V), for sampling and scoring any word
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,16 +40,25 @@ def check_cutoffs(cutoffs: Sequence[int], num_classes: int) -> tuple:
     """The cutoffs as a tuple of ints, or ValueError: strictly increasing, within (0, num_classes)."""
     cutoffs = tuple(int(c) for c in cutoffs)
     if not cutoffs or any(c <= 0 or c >= num_classes for c in cutoffs) or list(cutoffs) != sorted(set(cutoffs)):
-        raise ValueError(f"adaptive softmax cutoffs must be increasing integers between 1 and the vocabulary "
-                         f"size - 1 ({num_classes - 1}), got {list(cutoffs)}")
+        raise ValueError(
+            f"adaptive softmax cutoffs must be increasing integers between 1 and the vocabulary "
+            f"size - 1 ({num_classes - 1}), got {list(cutoffs)}"
+        )
     return cutoffs
 
 
 class AdaptiveSoftmax(Module):
     """Parameters: weight (V, E), bias (V,), cluster_weight (K, E), cluster_bias (K,)."""
 
-    def __init__(self, in_features: int, num_classes: int, cutoffs: Sequence[int], bias: bool = True,
-                 dtype=np.float32, seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        cutoffs: Sequence[int],
+        bias: bool = True,
+        dtype=np.float32,
+        seed: Optional[int] = None,
+    ) -> None:
         super().__init__()
         self.cutoffs = check_cutoffs(cutoffs, num_classes)
         self.in_features, self.num_classes = in_features, num_classes
@@ -99,13 +109,13 @@ class AdaptiveSoftmax(Module):
         if targets.shape[0] != rows:
             raise ValueError(f"{rows} rows of features but {targets.shape[0]} targets")
         if rows and (targets.min() < 0 or targets.max() >= self.num_classes):
-            raise ValueError(f"target out of range [0, {self.num_classes}): min {targets.min()}, "
-                             f"max {targets.max()}")
+            raise ValueError(f"target out of range [0, {self.num_classes}): min {targets.min()}, max {targets.max()}")
         cluster = np.searchsorted(self.cutoffs, targets, side="right")  # 0: shortlist, k: tail cluster k
         head_targets = np.where(cluster == 0, targets, self.cutoffs[0] + cluster - 1)
         head = self._head_scores(x)
-        total, d_head = softmax_cross_entropy(head, head_targets, need_grad=need_grad,
-                                              out=head if need_grad else None)  # in place: scores not needed again
+        total, d_head = softmax_cross_entropy(
+            head, head_targets, need_grad=need_grad, out=head if need_grad else None
+        )  # in place: scores not needed again
         tails = []  # (k, its rows, their features, d u_k) for backward
         for k in range(1, len(self.cutoffs) + 1):
             members = np.flatnonzero(cluster == k)
@@ -113,8 +123,9 @@ class AdaptiveSoftmax(Module):
                 continue
             x_members = x[members]
             tail = self._tail_scores(x_members, k)
-            part, d_tail = softmax_cross_entropy(tail, targets[members] - self.bounds[k - 1], need_grad=need_grad,
-                                                 out=tail if need_grad else None)
+            part, d_tail = softmax_cross_entropy(
+                tail, targets[members] - self.bounds[k - 1], need_grad=need_grad, out=tail if need_grad else None
+            )
             weight = members.size / rows
             total += part * weight
             if d_tail is not None:  # need_grad

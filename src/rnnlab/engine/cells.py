@@ -13,6 +13,7 @@ T steps, B batch, H hidden, G gates (RNN 1, GRU 3, LSTM 4). `extras` holds a cel
 beyond W_ih, W_hh and the biases (the peephole weights), by kind; `activations(cache)` gives the
 activated gates (T, B, G*H) and the cell state (or None) in processing order, for recording.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,9 +83,9 @@ class RNNCell:
 class LSTMCell:
     """PyTorch's LSTM, gate order i, f, g, o; xp_t = W_ih x_t + b_ih + b_hh.
 
-        [i, f, g, o] = [s, s, tanh, s](xp_t + W_hh h_{t-1})
-        c_t = f * c_{t-1} + i * g
-        h_t = o * tanh(c_t)
+    [i, f, g, o] = [s, s, tanh, s](xp_t + W_hh h_{t-1})
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
     """
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
@@ -115,8 +116,14 @@ class LSTMCell:
             np.tanh(c[t], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=h_out[t])
             h_prev, c_prev = h_out[t], c[t]
-        cache = {"gates": xp, "c": c, "tanh_c": tanh_c, "c0": c0, "scratch": buffer("scratch", (batch, hidden)),
-                 "derivative": buffer("derivative", (batch, four_h))}
+        cache = {
+            "gates": xp,
+            "c": c,
+            "tanh_c": tanh_c,
+            "c0": c0,
+            "scratch": buffer("scratch", (batch, hidden)),
+            "derivative": buffer("derivative", (batch, four_h)),
+        }
         return h_prev, c_prev, cache
 
     def backward_step(self, cache, t, dh, dc, dgx, dgh):
@@ -167,9 +174,9 @@ class LSTMCell:
 class GRUCell:
     """PyTorch's GRU, gate order r, z, n; xp_t = W_ih x_t + b_ih + [b_hr, b_hz, 0].
 
-        [r, z] = s(xp_t[r,z] + W_h[r,z] h_{t-1})
-        n      = tanh(xp_t[n] + r * (W_hn h_{t-1} + b_hn))
-        h_t    = (1 - z) * n + z * h_{t-1}
+    [r, z] = s(xp_t[r,z] + W_h[r,z] h_{t-1})
+    n      = tanh(xp_t[n] + r * (W_hn h_{t-1} + b_hn))
+    h_t    = (1 - z) * n + z * h_{t-1}
     """
 
     def forward(self, xp, h0, c0, w_hh, b_hh, h_out, buffer, extras=None):
@@ -246,5 +253,3 @@ class GRUCell:
     @staticmethod
     def activations(cache):
         return cache["gates"], None
-
-

@@ -13,6 +13,7 @@ dgx_t (input projection) and dgh_t (hidden projection), and dh_{t-1} = dgh_t W_h
 cell's direct path, GRU's dh z). Truncated (the WildML tutorial's `bptt_truncate` k): from
 each output t, the same chain through steps t .. t-k only.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ def recording(cell, spec, cache, reverse: bool) -> dict:
     gates, c = cell.activations(cache)  # (T, B, G*H), (T, B, H) or None, processing order
     gates = reversed_if(gates, reverse)
     hidden = gates.shape[2] // spec.num_gates
-    out = {name: gates[:, :, k * hidden:(k + 1) * hidden].copy() for k, name in enumerate(spec.gate_names)}
+    out = {name: gates[:, :, k * hidden : (k + 1) * hidden].copy() for k, name in enumerate(spec.gate_names)}
     if c is not None:
         out["c"] = reversed_if(c, reverse).copy()
     return out

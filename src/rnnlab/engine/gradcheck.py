@@ -20,6 +20,7 @@ Example (the gradient of sum(w^2) is 2w):
     >>> bool(errors["w"] < 1e-6)                                          # {name: max rel err}
     True
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -30,11 +31,14 @@ import numpy as np
 DEFAULT_FLOOR = 1e-4
 
 
-def numeric_gradients(params: Mapping[str, np.ndarray], loss_fn: Callable[[], float],
-                      names: Optional[Iterable[str]] = None, eps: float = 1e-6,
-                      max_elements: Optional[int] = None,
-                      rng: Optional[np.random.Generator] = None
-                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def numeric_gradients(
+    params: Mapping[str, np.ndarray],
+    loss_fn: Callable[[], float],
+    names: Optional[Iterable[str]] = None,
+    eps: float = 1e-6,
+    max_elements: Optional[int] = None,
+    rng: Optional[np.random.Generator] = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Central-difference gradients of `loss_fn()` w.r.t. `params[name]`, element by element.
 
     Returns {name: (flat_indices, numeric_values)}. With `max_elements`, arrays larger
@@ -42,7 +46,7 @@ def numeric_gradients(params: Mapping[str, np.ndarray], loss_fn: Callable[[], fl
     """
     rng = np.random.default_rng(0) if rng is None else rng
     result = {}
-    for name in (params if names is None else names):
+    for name in params if names is None else names:
         p = params[name]
         if max_elements is not None and p.size > max_elements:
             idx = np.sort(rng.choice(p.size, size=max_elements, replace=False))
@@ -68,11 +72,17 @@ def relative_error(ours: np.ndarray, numeric: np.ndarray, floor: float = DEFAULT
     return np.abs(ours - numeric) / np.maximum(np.abs(ours) + np.abs(numeric), floor)
 
 
-def check_gradients(params: Mapping[str, np.ndarray], analytic_grads: Mapping[str, np.ndarray],
-                    loss_fn: Callable[[], float], eps: float = 1e-6,
-                    max_elements: Optional[int] = None, rng: Optional[np.random.Generator] = None,
-                    names: Optional[Iterable[str]] = None, floor: float = DEFAULT_FLOOR,
-                    threshold: Optional[float] = None) -> dict[str, float]:
+def check_gradients(
+    params: Mapping[str, np.ndarray],
+    analytic_grads: Mapping[str, np.ndarray],
+    loss_fn: Callable[[], float],
+    eps: float = 1e-6,
+    max_elements: Optional[int] = None,
+    rng: Optional[np.random.Generator] = None,
+    names: Optional[Iterable[str]] = None,
+    floor: float = DEFAULT_FLOOR,
+    threshold: Optional[float] = None,
+) -> dict[str, float]:
     """Max relative error (see module docstring) of `analytic_grads` vs central differences.
 
     `analytic_grads[name]` must hold d loss_fn() / d params[name] for the current
@@ -100,14 +110,14 @@ def _check(params, analytic_grads, loss_fn, eps, max_elements, rng, names, floor
     return errors, worst
 
 
-def worst_element(name: str, shape: tuple, idx: np.ndarray, ours: np.ndarray, numeric: np.ndarray,
-                  floor: float = DEFAULT_FLOOR) -> str:
+def worst_element(
+    name: str, shape: tuple, idx: np.ndarray, ours: np.ndarray, numeric: np.ndarray, floor: float = DEFAULT_FLOOR
+) -> str:
     """One line naming the element with the largest relative error, ours vs numeric."""
     rel = relative_error(ours, numeric, floor)
     k = int(np.argmax(rel))
     where = np.unravel_index(int(idx[k]), shape)
-    return (f"{name}{list(map(int, where))}: ours {ours[k]: .12e}  numeric {numeric[k]: .12e}"
-            f"  rel err {rel[k]:.3e}")
+    return f"{name}{list(map(int, where))}: ours {ours[k]: .12e}  numeric {numeric[k]: .12e}  rel err {rel[k]:.3e}"
 
 
 def format_report(errors: Mapping[str, float], threshold: float = 1e-6) -> str:
@@ -120,16 +130,23 @@ def format_report(errors: Mapping[str, float], threshold: float = 1e-6) -> str:
     return "\n".join(lines)
 
 
-def assert_gradients(params: Mapping[str, np.ndarray], analytic_grads: Mapping[str, np.ndarray],
-                     loss_fn: Callable[[], float], threshold: float = 1e-6, eps: float = 1e-6,
-                     max_elements: Optional[int] = None, rng: Optional[np.random.Generator] = None,
-                     names: Optional[Iterable[str]] = None,
-                     floor: float = DEFAULT_FLOOR) -> dict[str, float]:
+def assert_gradients(
+    params: Mapping[str, np.ndarray],
+    analytic_grads: Mapping[str, np.ndarray],
+    loss_fn: Callable[[], float],
+    threshold: float = 1e-6,
+    eps: float = 1e-6,
+    max_elements: Optional[int] = None,
+    rng: Optional[np.random.Generator] = None,
+    names: Optional[Iterable[str]] = None,
+    floor: float = DEFAULT_FLOOR,
+) -> dict[str, float]:
     """check_gradients that raises AssertionError on failure; the message holds the
     report table and, for each failing array, ours and the numeric value side by side."""
     errors, worst = _check(params, analytic_grads, loss_fn, eps, max_elements, rng, names, floor)
     failing = [worst[name] for name, err in errors.items() if err > threshold]
     if failing:
-        raise AssertionError("gradient check failed\n" + format_report(errors, threshold)
-                             + "\nworst elements:\n" + "\n".join(failing))
+        raise AssertionError(
+            "gradient check failed\n" + format_report(errors, threshold) + "\nworst elements:\n" + "\n".join(failing)
+        )
     return errors

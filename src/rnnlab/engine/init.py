@@ -11,6 +11,7 @@ Example:
     >>> rng = np.random.default_rng(0)
     >>> w = pytorch_uniform(rng, (4 * 8, 8), hidden_size=8)   # (G*H, H) float32
 """
+
 from __future__ import annotations
 
 import math
@@ -24,20 +25,17 @@ from .registry import get_cell
 Shape = Union[int, Sequence[int]]
 
 
-def uniform(rng: np.random.Generator, shape: Shape, low: float, high: float,
-            dtype=np.float32) -> np.ndarray:
+def uniform(rng: np.random.Generator, shape: Shape, low: float, high: float, dtype=np.float32) -> np.ndarray:
     """Samples from U(low, high) with the given shape."""
     return rng.uniform(low, high, size=shape).astype(dtype, copy=False)
 
 
-def normal(rng: np.random.Generator, shape: Shape, std: float, mean: float = 0.0,
-           dtype=np.float32) -> np.ndarray:
+def normal(rng: np.random.Generator, shape: Shape, std: float, mean: float = 0.0, dtype=np.float32) -> np.ndarray:
     """Samples from N(mean, std^2) with the given shape."""
     return rng.normal(mean, std, size=shape).astype(dtype, copy=False)
 
 
-def pytorch_uniform(rng: np.random.Generator, shape: Shape, hidden_size: int,
-                    dtype=np.float32) -> np.ndarray:
+def pytorch_uniform(rng: np.random.Generator, shape: Shape, hidden_size: int, dtype=np.float32) -> np.ndarray:
     """PyTorch's default for RNN/LSTM/GRU and Linear: U(-k, k) with k = 1/sqrt(hidden_size).
 
     For `Linear`, pass `hidden_size=in_features`.
@@ -49,16 +47,15 @@ def pytorch_uniform(rng: np.random.Generator, shape: Shape, hidden_size: int,
 def _orthogonal_block(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     """A (rows, cols) matrix with orthonormal rows or columns (whichever are fewer)."""
     flat = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))  # (big, small)
-    q, r = np.linalg.qr(flat)                                              # q: (big, small)
+    q, r = np.linalg.qr(flat)  # q: (big, small)
     # Sign fix: make diag(r) positive so q is uniformly (Haar) distributed.
     d = np.sign(np.diag(r))
     d[d == 0] = 1.0
-    q *= d                                                                 # (big, small)
-    return q if rows >= cols else q.T                                      # (rows, cols)
+    q *= d  # (big, small)
+    return q if rows >= cols else q.T  # (rows, cols)
 
 
-def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0,
-               dtype=np.float32) -> np.ndarray:
+def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0, dtype=np.float32) -> np.ndarray:
     """Orthogonal init, as in `torch.nn.init.orthogonal_` (QR of a Gaussian, sign-fixed).
 
     A stacked recurrent matrix of shape (G*H, H) -- G gates, each an H x H block --
@@ -72,15 +69,14 @@ def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0,
     rows, cols = shape[0], int(np.prod(shape[1:]))
     if rows > cols and rows % cols == 0:
         blocks = [_orthogonal_block(rng, cols, cols) for _ in range(rows // cols)]  # G x (H, H)
-        out = np.concatenate(blocks, axis=0)                                       # (G*H, H)
+        out = np.concatenate(blocks, axis=0)  # (G*H, H)
     else:
-        out = _orthogonal_block(rng, rows, cols)                                    # (rows, cols)
+        out = _orthogonal_block(rng, rows, cols)  # (rows, cols)
     out *= gain
     return out.reshape(shape).astype(dtype, copy=False)
 
 
-def set_forget_bias(bias: np.ndarray, hidden_size: int, value: float = 1.0,
-                    cell: str = "lstm") -> np.ndarray:
+def set_forget_bias(bias: np.ndarray, hidden_size: int, value: float = 1.0, cell: str = "lstm") -> np.ndarray:
     """Sets the forget-gate rows of one stacked (G*H,) bias of `cell` in place and returns `bias`.
 
     The rows are the registry's (`forget_gate`: LSTM and peephole i, f, g, o -> rows H:2H).

@@ -7,6 +7,7 @@ when the input is integer indices). Parameter names and layouts are PyTorch's, s
 
 Left out: padding_idx / max_norm for embeddings, layer norm, weight tying helpers.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -29,8 +30,14 @@ class Embedding(Module):
         (2, 2, 4)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float32,
-                 seed: Optional[int] = None, init: str = "normal") -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        dtype=np.float32,
+        seed: Optional[int] = None,
+        init: str = "normal",
+    ) -> None:
         super().__init__()
         rng = np.random.default_rng(seed)
         shape = (num_embeddings, embedding_dim)
@@ -48,7 +55,7 @@ class Embedding(Module):
         """y[..., :] = W[indices[...], :]; indices of any shape S -> (*S, E)."""
         indices = check_indices(indices, self.num_embeddings)
         self._indices = indices
-        return np.take(self.params["weight"], indices, axis=0)        # (*S, E)
+        return np.take(self.params["weight"], indices, axis=0)  # (*S, E)
 
     def backward(self, dy: np.ndarray) -> None:
         """dW[v] += sum of dy[s] over all positions s with indices[s] == v."""
@@ -114,17 +121,18 @@ class Linear(Module):
     Init as PyTorch: W and b ~ U(-k, k), k = 1/sqrt(in_features).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=np.float32, seed: Optional[int] = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, seed: Optional[int] = None
+    ) -> None:
         super().__init__()
         rng = np.random.default_rng(seed)
         self.in_features, self.out_features = in_features, out_features
         self.add_param("weight", pytorch_uniform(rng, (out_features, in_features), in_features, dtype))
         if bias:
             self.add_param("bias", pytorch_uniform(rng, (out_features,), in_features, dtype))
-        self._x: Optional[np.ndarray] = None      # (N, in): the input, all backward needs
-        self._dw: Optional[np.ndarray] = None     # (out, in): reused buffer for dy^T x
-        self._weight_grad_is_zero = True          # set by zero_grad, cleared by backward
+        self._x: Optional[np.ndarray] = None  # (N, in): the input, all backward needs
+        self._dw: Optional[np.ndarray] = None  # (out, in): reused buffer for dy^T x
+        self._weight_grad_is_zero = True  # set by zero_grad, cleared by backward
 
     def zero_grad(self) -> None:
         super().zero_grad()
@@ -133,12 +141,12 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(..., in) -> (..., out), one matrix product over all leading axes."""
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)                          # (N, in)
-        y = x2 @ self.params["weight"].T                              # (N, out)
+        x2 = x.reshape(-1, self.in_features)  # (N, in)
+        y = x2 @ self.params["weight"].T  # (N, out)
         if "bias" in self.params:
             y += self.params["bias"]
         self._x = x2
-        return y.reshape(lead + (self.out_features,))                 # (..., out)
+        return y.reshape(lead + (self.out_features,))  # (..., out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dW += dy^T x,  db += sum_n dy,  dx = dy W.
@@ -149,22 +157,22 @@ class Linear(Module):
         """
         if self._x is None:
             raise RuntimeError("Linear.backward called before forward")
-        x2 = self._x                                                  # (N, in)
-        dy2 = dy.reshape(-1, self.out_features)                       # (N, out)
+        x2 = self._x  # (N, in)
+        dy2 = dy.reshape(-1, self.out_features)  # (N, out)
         weight, weight_grad = self.params["weight"], self.grads["weight"]
         dtype = np.result_type(dy2, x2)
         if self._weight_grad_is_zero and weight_grad.dtype == dtype:
-            np.matmul(dy2.T, x2, out=weight_grad)                     # (out, in)
+            np.matmul(dy2.T, x2, out=weight_grad)  # (out, in)
         else:
             if self._dw is None or self._dw.dtype != dtype:
                 self._dw = np.empty(weight.shape, dtype=dtype)
-            np.matmul(dy2.T, x2, out=self._dw)                        # (out, in)
+            np.matmul(dy2.T, x2, out=self._dw)  # (out, in)
             weight_grad += self._dw
         self._weight_grad_is_zero = False
         if "bias" in self.grads:
-            self.grads["bias"] += dy2.sum(axis=0)                     # (out,)
-        dx = dy2 @ weight                                             # (N, in)
-        return dx.reshape(dy.shape[:-1] + (self.in_features,))        # (..., in)
+            self.grads["bias"] += dy2.sum(axis=0)  # (out,)
+        dx = dy2 @ weight  # (N, in)
+        return dx.reshape(dy.shape[:-1] + (self.in_features,))  # (..., in)
 
 
 class Dropout(Module):
@@ -182,7 +190,7 @@ class Dropout(Module):
         self.p = p
         self.locked = locked
         self.rng = np.random.default_rng(seed)
-        self._mask: Optional[np.ndarray] = None   # (T, B, D) or (1, B, D); None = identity
+        self._mask: Optional[np.ndarray] = None  # (T, B, D) or (1, B, D); None = identity
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """y = x * mask, mask in {0, 1/(1-p)} (broadcast over time when locked)."""
@@ -194,11 +202,11 @@ class Dropout(Module):
         if self.p == 1.0:
             mask = np.zeros(shape, dtype=dtype)
         else:
-            draw = self.rng.random(shape, dtype=dtype)                    # (T|1, B, D)
-            mask = (draw >= self.p).astype(dtype)                         # (T|1, B, D)
+            draw = self.rng.random(shape, dtype=dtype)  # (T|1, B, D)
+            mask = (draw >= self.p).astype(dtype)  # (T|1, B, D)
             mask *= 1.0 / (1.0 - self.p)
         self._mask = mask
-        return x * mask                                                   # (T, B, D)
+        return x * mask  # (T, B, D)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dx = dy * mask (the same mask as forward)."""
@@ -214,4 +222,3 @@ def check_indices(indices: np.ndarray, n: int) -> np.ndarray:
     if indices.size and (indices.min() < 0 or indices.max() >= n):
         raise ValueError(f"index out of range [0, {n}): min {indices.min()}, max {indices.max()}")
     return indices
-

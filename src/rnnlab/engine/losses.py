@@ -7,6 +7,7 @@ Also here: `log_softmax` and `softmax` (with temperature) for evaluation and sam
 The adaptive softmax, an output layer with its own loss, is in adaptive.py.
 Left out: label smoothing, class weights, sampled softmax.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -16,9 +17,13 @@ import numpy as np
 LossAndGrad = tuple[float, Optional[np.ndarray]]
 
 
-def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
-                          mask: Optional[np.ndarray] = None, need_grad: bool = True,
-                          out: Optional[np.ndarray] = None) -> LossAndGrad:
+def softmax_cross_entropy(
+    logits: np.ndarray,
+    targets: np.ndarray,
+    mask: Optional[np.ndarray] = None,
+    need_grad: bool = True,
+    out: Optional[np.ndarray] = None,
+) -> LossAndGrad:
     """Mean cross-entropy of softmax(logits) against integer targets, over unmasked rows.
 
         p_n  = softmax(z_n) = exp(z_n - m_n) / sum_v exp(z_nv - m_n),   m_n = max_v z_nv
@@ -43,43 +48,43 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray,
     if logits.ndim != 2:
         raise ValueError(f"logits must be (N, V), got shape {logits.shape}")
     N, V = logits.shape
-    targets = np.asarray(targets).reshape(-1)                          # (N,)
+    targets = np.asarray(targets).reshape(-1)  # (N,)
     if targets.shape[0] != N:
         raise ValueError(f"{N} rows of logits but {targets.shape[0]} targets")
     weights = None
     if mask is not None:
-        weights = np.asarray(mask).reshape(-1).astype(logits.dtype)    # (N,)
-        targets = np.where(weights != 0, targets, 0)                   # safe to index
+        weights = np.asarray(mask).reshape(-1).astype(logits.dtype)  # (N,)
+        targets = np.where(weights != 0, targets, 0)  # safe to index
     if N and (targets.min() < 0 or targets.max() >= V):
         raise ValueError(f"target out of range [0, {V}): min {targets.min()}, max {targets.max()}")
     # Rows in blocks of ~1 MB: after the first pass over a block (max) the other four (shift,
     # exp, sum, scale) find it in cache; one pass over the whole (350, 10k) array is 14 MB.
     block = max(1, (1 << 20) // max(1, V * logits.itemsize))
     if out is not None:
-        work = out                                                     # (N, V)
+        work = out  # (N, V)
     elif need_grad:
-        work = np.empty_like(logits)                                   # (N, V): returned as the gradient
+        work = np.empty_like(logits)  # (N, V): returned as the gradient
     else:
-        work = np.empty((min(block, N), V), dtype=logits.dtype)        # one block, reused
-    per_row = np.empty(N, dtype=work.dtype)                            # (N,) l_n
-    sum_exp = np.empty_like(per_row)                                   # (N,)
+        work = np.empty((min(block, N), V), dtype=logits.dtype)  # one block, reused
+    per_row = np.empty(N, dtype=work.dtype)  # (N,) l_n
+    sum_exp = np.empty_like(per_row)  # (N,)
     total = float(N) if weights is None else float(weights.sum(dtype=np.float64))
     for start in range(0, N, block):
         rows = slice(start, min(start + block, N))
-        t = targets[rows]                                              # (b,)
-        z = work[rows] if work.shape[0] == N else work[: t.shape[0]]   # (b, V)
+        t = targets[rows]  # (b,)
+        z = work[rows] if work.shape[0] == N else work[: t.shape[0]]  # (b, V)
         np.subtract(logits[rows], logits[rows].max(axis=1, keepdims=True), out=z)  # z - m
         at_target = np.arange(z.shape[0]), t
-        picked = z[at_target]                                          # (b,) z_t - m
-        np.exp(z, out=z)                                               # exp(z - m)
+        picked = z[at_target]  # (b,) z_t - m
+        np.exp(z, out=z)  # exp(z - m)
         np.sum(z, axis=1, out=sum_exp[rows])
         per_row[rows] = np.log(sum_exp[rows]) - picked
         if not need_grad or total == 0.0:
             continue
         # dz = (exp / sum_exp) * w / W - onehot * w / W
         row_scale = (1.0 / total) if weights is None else (weights[rows] / total)  # () or (b,)
-        z *= (row_scale / sum_exp[rows])[:, None]                      # p * w / W
-        z[at_target] -= row_scale                                      # - onehot * w / W
+        z *= (row_scale / sum_exp[rows])[:, None]  # p * w / W
+        z[at_target] -= row_scale  # - onehot * w / W
 
     if weights is None:
         loss = float(per_row.sum(dtype=np.float64)) / total if N else 0.0
@@ -116,7 +121,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0, axis: int = -1) -> np.
 
 def mean_squared_error(pred: np.ndarray, target: np.ndarray, need_grad: bool = True) -> LossAndGrad:
     """L = mean((pred - target)^2) over all elements;  dL/dpred = 2 (pred - target) / n."""
-    diff = pred - target                                               # (...)
+    diff = pred - target  # (...)
     n = diff.size
     loss = float(np.vdot(diff.reshape(-1), diff.reshape(-1))) / n
     if not need_grad:
@@ -130,13 +135,12 @@ def sum_squared_error(pred: np.ndarray, target: np.ndarray, need_grad: bool = Tr
 
     The classic loss of the binary-addition and minimal-LSTM demos.
     """
-    diff = pred - target                                               # (...)
+    diff = pred - target  # (...)
     loss = 0.5 * float(np.vdot(diff.reshape(-1), diff.reshape(-1)))
     return loss, (diff if need_grad else None)
 
 
-def sigmoid_binary_cross_entropy(logits: np.ndarray, targets: np.ndarray,
-                                 need_grad: bool = True) -> LossAndGrad:
+def sigmoid_binary_cross_entropy(logits: np.ndarray, targets: np.ndarray, need_grad: bool = True) -> LossAndGrad:
     """Mean binary cross-entropy of sigmoid(x) against targets t in [0, 1].
 
         l = -t log s(x) - (1 - t) log(1 - s(x)) = max(x, 0) - x t + log(1 + exp(-|x|))
@@ -145,8 +149,8 @@ def sigmoid_binary_cross_entropy(logits: np.ndarray, targets: np.ndarray,
     The right-hand form never overflows; s(x) is built from e = exp(-|x|) as well.
     """
     x = logits
-    e = np.exp(-np.abs(x))                                             # (...) in (0, 1]
-    per = np.maximum(x, 0) - x * targets + np.log1p(e)                 # (...)
+    e = np.exp(-np.abs(x))  # (...) in (0, 1]
+    per = np.maximum(x, 0) - x * targets + np.log1p(e)  # (...)
     n = per.size
     loss = float(per.sum(dtype=np.float64)) / n
     if not need_grad:

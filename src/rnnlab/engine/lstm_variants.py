@@ -5,6 +5,7 @@ order, `xp = W_ih x + b_ih + b_hh` precomputed for all steps). Each also has `st
 equations of one step written with operators and the two functions handed in, so the
 torch backend runs the same arithmetic on tensors (backends/loop.py) without a second copy.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,8 +56,15 @@ class PeepholeLSTMCell:
             np.tanh(c[t], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=h_out[t])
             h_prev, c_prev = h_out[t], c[t]
-        cache = {"gates": xp, "c": c, "tanh_c": tanh_c, "c0": c0, "extras": extras,
-                 "scratch": buffer("scratch", (batch, hidden)), "derivative": buffer("derivative", (batch, four_h))}
+        cache = {
+            "gates": xp,
+            "c": c,
+            "tanh_c": tanh_c,
+            "c0": c0,
+            "extras": extras,
+            "scratch": buffer("scratch", (batch, hidden)),
+            "derivative": buffer("derivative", (batch, four_h)),
+        }
         return h_prev, c_prev, cache
 
     def backward_step(self, cache, t, dh, dc, dgx, dgh):

@@ -4,6 +4,7 @@
 Backward passes *add* into `grads`; `zero_grad()` clears them. Nothing else is
 shared: there is no autograd, no hooks, no registration magic.
 """
+
 from __future__ import annotations
 
 import numpy as np

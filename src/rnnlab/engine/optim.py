@@ -11,6 +11,7 @@ step counts); `opt.load_state_dict(arrays, scalars)` resumes exactly.
 
 Left out: AdamW / amsgrad / maximize / parameter groups (one lr for all parameters).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,16 +27,16 @@ class Optimizer:
     """Shared bookkeeping: params, per-parameter buffers and step counts, scratch space."""
 
     name = "optimizer"
-    buffers: tuple[str, ...] = ()        # per-parameter state arrays, e.g. ("exp_avg", "exp_avg_sq")
-    hyper: tuple[str, ...] = ()          # hyperparameter attribute names saved in state_dict
+    buffers: tuple[str, ...] = ()  # per-parameter state arrays, e.g. ("exp_avg", "exp_avg_sq")
+    hyper: tuple[str, ...] = ()  # hyperparameter attribute names saved in state_dict
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float) -> None:
         if lr < 0:
             raise ValueError(f"invalid learning rate {lr}")
         self.params: dict[str, np.ndarray] = dict(params)
         self.lr = float(lr)
-        self.state: dict[str, Arrays] = {b: {} for b in self.buffers}   # buffer -> name -> array
-        self.steps: dict[str, int] = {}                                 # name -> updates so far
+        self.state: dict[str, Arrays] = {b: {} for b in self.buffers}  # buffer -> name -> array
+        self.steps: dict[str, int] = {}  # name -> updates so far
         self._scratch: dict[tuple, np.ndarray] = {}
 
     # -- the update ---------------------------------------------------------------------
@@ -66,7 +67,7 @@ class Optimizer:
         flat = self._scratch.get(key)
         if flat is None or flat.size < like.size:
             flat = self._scratch[key] = np.empty(like.size, dtype=like.dtype)
-        return flat[:like.size].reshape(like.shape)
+        return flat[: like.size].reshape(like.shape)
 
     def _decayed(self, param: np.ndarray, grad: np.ndarray, weight_decay: float) -> np.ndarray:
         """g + weight_decay * p in a scratch array (the caller's gradient is left untouched)."""
@@ -79,8 +80,9 @@ class Optimizer:
 
     # -- checkpointing --------------------------------------------------------------------
     def state_dict(self) -> tuple[Arrays, dict]:
-        arrays = {f"{kind}.{name}": buf.copy()
-                  for kind, per_param in self.state.items() for name, buf in per_param.items()}
+        arrays = {
+            f"{kind}.{name}": buf.copy() for kind, per_param in self.state.items() for name, buf in per_param.items()
+        }
         scalars = {"type": self.name, "lr": self.lr, "steps": dict(self.steps)}
         for h in self.hyper:
             value = getattr(self, h)
@@ -100,24 +102,30 @@ class Optimizer:
             kind, _, name = key.partition(".")
             if kind not in self.state or name not in self.params:
                 raise KeyError(f"unexpected optimizer state {key!r}")
-            self.state[kind][name] = np.array(value, dtype=self.params[name].dtype).reshape(
-                self.params[name].shape)
+            self.state[kind][name] = np.array(value, dtype=self.params[name].dtype).reshape(self.params[name].shape)
 
 
 class SGD(Optimizer):
     """torch.optim.SGD:
-        g = grad + wd * p
-        b = g (first step) else momentum * b + (1 - dampening) * g
-        g = g + momentum * b if nesterov else b          (when momentum != 0)
-        p -= lr * g
+    g = grad + wd * p
+    b = g (first step) else momentum * b + (1 - dampening) * g
+    g = g + momentum * b if nesterov else b          (when momentum != 0)
+    p -= lr * g
     """
 
     name = "sgd"
     buffers = ("momentum_buffer",)
     hyper = ("momentum", "dampening", "weight_decay", "nesterov")
 
-    def __init__(self, params: Mapping[str, np.ndarray], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, dampening: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        dampening: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -147,17 +155,22 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """torch.optim.Adam (amsgrad=False):
-        g = grad + wd * p;   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
-        p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    g = grad + wd * p;   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     """
 
     name = "adam"
     buffers = ("exp_avg", "exp_avg_sq")
     hyper = ("betas", "eps", "weight_decay")
 
-    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
 
@@ -177,11 +190,11 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1 - beta2
         v += tmp
-        step_size = self.lr / (1 - beta1 ** t)
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+        step_size = self.lr / (1 - beta1**t)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**t)
         np.sqrt(v, out=tmp)
         tmp /= bias_correction2_sqrt
-        tmp += self.eps                                   # denom
+        tmp += self.eps  # denom
         np.divide(m, tmp, out=tmp)
         tmp *= step_size
         param -= tmp
@@ -189,18 +202,25 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     """torch.optim.RMSprop:
-        g = grad + wd * p;   v = alpha v + (1 - alpha) g^2
-        centered: a = alpha a + (1 - alpha) g,  denom = sqrt(v - a^2) + eps;  else sqrt(v) + eps
-        momentum > 0: b = momentum b + g / denom,  p -= lr b;   else p -= lr g / denom
+    g = grad + wd * p;   v = alpha v + (1 - alpha) g^2
+    centered: a = alpha a + (1 - alpha) g,  denom = sqrt(v - a^2) + eps;  else sqrt(v) + eps
+    momentum > 0: b = momentum b + g / denom,  p -= lr b;   else p -= lr g / denom
     """
 
     name = "rmsprop"
     buffers = ("square_avg", "grad_avg", "momentum_buffer")
     hyper = ("alpha", "eps", "momentum", "weight_decay", "centered")
 
-    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, momentum: float = 0.0, weight_decay: float = 0.0,
-                 centered: bool = False) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        centered: bool = False,
+    ) -> None:
         super().__init__(params, lr)
         self.alpha, self.eps, self.momentum = alpha, eps, momentum
         self.weight_decay, self.centered = weight_decay, centered
@@ -216,7 +236,7 @@ class RMSprop(Optimizer):
         denom = self._tmp(2, param)
         if self.centered:
             a = self._buffer("grad_avg", name, param)
-            np.subtract(g, a, out=tmp)                    # a.lerp_(g, 1 - alpha)
+            np.subtract(g, a, out=tmp)  # a.lerp_(g, 1 - alpha)
             tmp *= 1 - self.alpha
             a += tmp
             np.multiply(a, a, out=tmp)
@@ -239,17 +259,23 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """torch.optim.Adagrad:
-        g = grad + wd * p;   s += g^2;   clr = lr / (1 + (t - 1) lr_decay)
-        p -= clr * g / (sqrt(s) + eps)
+    g = grad + wd * p;   s += g^2;   clr = lr / (1 + (t - 1) lr_decay)
+    p -= clr * g / (sqrt(s) + eps)
     """
 
     name = "adagrad"
     buffers = ("sum",)
     hyper = ("eps", "weight_decay", "lr_decay", "initial_accumulator_value")
 
-    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-2, eps: float = 1e-10,
-                 weight_decay: float = 0.0, lr_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        lr: float = 1e-2,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        lr_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         self.eps, self.weight_decay = eps, weight_decay
         self.lr_decay, self.initial_accumulator_value = lr_decay, initial_accumulator_value
@@ -382,12 +408,32 @@ class ReduceLROnPlateau(Schedule):
     """
 
     name = "plateau"
-    fields = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
-              "min_lr", "eps", "best", "num_bad_epochs", "cooldown_counter")
+    fields = (
+        "mode",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_mode",
+        "cooldown",
+        "min_lr",
+        "eps",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
 
-    def __init__(self, optimizer: Optimizer, factor: float = 0.25, patience: int = 0,
-                 threshold: float = 0.0, mode: str = "min", threshold_mode: str = "rel",
-                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 0.25,
+        patience: int = 0,
+        threshold: float = 0.0,
+        mode: str = "min",
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
         super().__init__(optimizer)
         if factor >= 1.0:
             raise ValueError("factor should be < 1.0")
@@ -428,7 +474,7 @@ class ReduceLROnPlateau(Schedule):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        if math.isinf(self.best):      # JSON has no infinity: store it as a string
+        if math.isinf(self.best):  # JSON has no infinity: store it as a string
             state["best"] = "inf" if self.best > 0 else "-inf"
         return state
 

@@ -37,6 +37,7 @@ Per layer and direction the work is: one matrix product (or lookup) for the inpu
 projection of all T steps; per step one product `h_{t-1} @ W_hh^T` for all gates at
 once; after the backward loop one product each for dW_ih, dW_hh and dx.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -59,16 +60,27 @@ class Recurrent(Module):
 
     cell_name = ""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 bidirectional: bool = False, dropout: float = 0.0, dtype=np.float32,
-                 seed: Optional[int] = None, nonlinearity: str = "tanh", locked_dropout: bool = False,
-                 weight_dropout: float = 0.0, cell: Optional[str] = None, hidden_bias: bool = True) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        dtype=np.float32,
+        seed: Optional[int] = None,
+        nonlinearity: str = "tanh",
+        locked_dropout: bool = False,
+        weight_dropout: float = 0.0,
+        cell: Optional[str] = None,
+        hidden_bias: bool = True,
+    ) -> None:
         super().__init__()
         if cell is not None:
             self.cell_name = cell
         self.spec = get_cell(self.cell_name)
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers)):
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
@@ -212,23 +224,37 @@ class Recurrent(Module):
                         xp += bias
                 xp = xp.reshape(steps, batch, -1)  # (T, B, G*H)
                 returned = layer == self.num_layers - 1 and directions == 1  # y itself: the caller keeps it
-                h_seq = (np.empty((steps, batch, hidden), dtype=self.dtype) if returned
-                         else self._buffer(("h", layer, direction), (steps, batch, hidden)))  # (T, B, H)
+                h_seq = (
+                    np.empty((steps, batch, hidden), dtype=self.dtype)
+                    if returned
+                    else self._buffer(("h", layer, direction), (steps, batch, hidden))
+                )  # (T, B, H)
                 reverse = direction == 1
                 c0 = c0_all[index] if c0_all is not None else None
                 buffer = lambda role, shape, key=(layer, direction): self._buffer((role,) + key, shape)  # noqa: E731
-                h_last, c_last, cache = bptt.forward(self.cell, _reversed_if(xp, reverse), h0_all[index], c0, w_hh,
-                                                     b_hh, _reversed_if(h_seq, reverse), buffer,
-                                                     self._extras(layer, direction))
+                h_last, c_last, cache = bptt.forward(
+                    self.cell,
+                    _reversed_if(xp, reverse),
+                    h0_all[index],
+                    c0,
+                    w_hh,
+                    b_hh,
+                    _reversed_if(h_seq, reverse),
+                    buffer,
+                    self._extras(layer, direction),
+                )
                 if record:
-                    self.recorded[(layer, direction)] = {"h": h_seq.copy(),
-                                                         **bptt.recording(self.cell, self.spec, cache, reverse)}
+                    self.recorded[(layer, direction)] = {
+                        "h": h_seq.copy(),
+                        **bptt.recording(self.cell, self.spec, cache, reverse),
+                    }
                 h_n[index] = h_last
                 if c_n is not None:
                     c_n[index] = c_last
                 outputs.append(h_seq)
-                directions_cache.append({"cell": cache, "h": h_seq, "h0": h0_all[index], "w_hh": w_hh,
-                                         "w_mask": w_mask})
+                directions_cache.append(
+                    {"cell": cache, "h": h_seq, "h0": h0_all[index], "w_hh": w_hh, "w_mask": w_mask}
+                )
             output = outputs[0] if directions == 1 else np.concatenate(outputs, axis=2)  # (T, B, D*H)
             mask = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
@@ -244,8 +270,13 @@ class Recurrent(Module):
     __call__ = forward
 
     # ---------------------------------------------------------------------------- backward
-    def backward(self, dy: np.ndarray, dh_n: Optional[State] = None,
-                 bptt_truncate: Optional[int] = None, need_input_grad: bool = True) -> Optional[np.ndarray]:
+    def backward(
+        self,
+        dy: np.ndarray,
+        dh_n: Optional[State] = None,
+        bptt_truncate: Optional[int] = None,
+        need_input_grad: bool = True,
+    ) -> Optional[np.ndarray]:
         """dy (T, B, D*H) [, dh_n like h_n] -> dx (T, B, input_size); adds into self.grads.
 
         `need_input_grad=False` skips the last product (dx) and returns None: for one-hot
@@ -283,27 +314,42 @@ class Recurrent(Module):
                 reverse = direction == 1
                 gate_rows = w_hh.shape[0]
                 dgx = self._buffer(("dgx", layer, direction), (steps, batch, gate_rows))  # d(input projection)
-                dgh = (dgx if self.spec.folds_hidden_bias  # d(hidden projection)
-                       else self._buffer(("dgh", layer, direction), (steps, batch, gate_rows)))
-                dh_seq = d_output[:, :, direction * hidden:(direction + 1) * hidden]  # (T, B, H) view
+                dgh = (
+                    dgx
+                    if self.spec.folds_hidden_bias  # d(hidden projection)
+                    else self._buffer(("dgh", layer, direction), (steps, batch, gate_rows))
+                )
+                dh_seq = d_output[:, :, direction * hidden : (direction + 1) * hidden]  # (T, B, H) view
                 recorded = None
                 if self.record_hidden_grads and bptt_truncate is None:
                     recorded = np.empty((steps, batch, hidden), dtype=self.dtype)
                     self.hidden_grads[(layer, direction)] = recorded
                 dh_last = dh_last_all[index] if dh_last_all is not None else None
                 dc_last = dc_last_all[index] if dc_last_all is not None else None
-                in_order = (cache["cell"], _reversed_if(dh_seq, reverse), dh_last, dc_last, w_hh,
-                            _reversed_if(dgx, reverse), _reversed_if(dgh, reverse))
+                in_order = (
+                    cache["cell"],
+                    _reversed_if(dh_seq, reverse),
+                    dh_last,
+                    dc_last,
+                    w_hh,
+                    _reversed_if(dgx, reverse),
+                    _reversed_if(dgh, reverse),
+                )
                 if bptt_truncate is None:
-                    dh0, dc0 = bptt.backward_full(self.cell, self.spec, *in_order,
-                                                  recorded=_reversed_if(recorded, reverse) if recorded is not None
-                                                  else None)
+                    dh0, dc0 = bptt.backward_full(
+                        self.cell,
+                        self.spec,
+                        *in_order,
+                        recorded=_reversed_if(recorded, reverse) if recorded is not None else None,
+                    )
                 else:
                     dh0, dc0 = bptt.backward_truncated(self.cell, self.spec, *in_order, bptt_truncate)
                 if self.spec.extra_params:  # the peephole weights: the cell sums their gradients
-                    self.cell.extra_grads(cache["cell"], _reversed_if(dgx, reverse),
-                                          {kind: self.grads[self._name(kind, layer, direction)]
-                                           for kind in self.spec.extra_param_kinds})
+                    self.cell.extra_grads(
+                        cache["cell"],
+                        _reversed_if(dgx, reverse),
+                        {kind: self.grads[self._name(kind, layer, direction)] for kind in self.spec.extra_param_kinds},
+                    )
                 grad_h0[index] = dh0
                 if grad_c0 is not None:
                     grad_c0[index] = dc0
@@ -335,8 +381,11 @@ class Recurrent(Module):
                 if one_hot or (layer == 0 and not need_input_grad):
                     continue
                 if d_input is None:  # dx of layer 0 goes to the caller; lower layers' dy is work space
-                    d_input = (np.empty((steps * batch, w_ih.shape[1]), dtype=self.dtype) if layer == 0
-                               else self._buffer(("d_input", layer), (steps * batch, w_ih.shape[1])))
+                    d_input = (
+                        np.empty((steps * batch, w_ih.shape[1]), dtype=self.dtype)
+                        if layer == 0
+                        else self._buffer(("d_input", layer), (steps * batch, w_ih.shape[1]))
+                    )
                     np.matmul(flat_dgx, w_ih, out=d_input)  # (T*B, in)
                 else:
                     d_input += flat_dgx @ w_ih
@@ -392,5 +441,6 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs) -> Re
 
 
 # cell name -> constructor (input_size, hidden_size, **kwargs), for every registered cell (older callers)
-RECURRENT = {name: (lambda *args, _cell=name, **kwargs: make_recurrent(_cell, *args, **kwargs))
-             for name in cell_names()}
+RECURRENT = {
+    name: (lambda *args, _cell=name, **kwargs: make_recurrent(_cell, *args, **kwargs)) for name in cell_names()
+}

@@ -18,6 +18,7 @@ the torch backend loops over (backends/loop.py).
     >>> cell_names()
     ('rnn', 'lstm', 'gru', 'peephole', 'minimal-lstm')
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,8 +60,9 @@ class CellSpec:
         """The gradients the cell forms itself: its extra parameters', and "h_prev" for a direct path."""
         return self.extra_param_kinds + (("h_prev",) if self.direct_hidden_grad else ())
 
-    def param_shapes(self, input_size: int, hidden_size: int, bias: bool = True,
-                     hidden_bias: bool = True) -> dict[str, tuple[int, ...]]:
+    def param_shapes(
+        self, input_size: int, hidden_size: int, bias: bool = True, hidden_bias: bool = True
+    ) -> dict[str, tuple[int, ...]]:
         """kind -> shape of one layer and direction's parameters (suffix `_l{k}[_reverse]` on each).
 
         `hidden_bias=False` leaves out bias_hh: one bias per gate, as the d2l and nicodjimenez
@@ -88,23 +90,57 @@ def _diagonal(hidden_size: int) -> tuple[int, ...]:
 CELLS: dict[str, CellSpec] = {
     spec.name: spec
     for spec in (
-        CellSpec("rnn", RNNCell, ("h",), False, "Elman RNN: h = act(W_ih x + W_hh h_prev + b)",
-                 nonlinearities=("tanh", "relu", "sigmoid"), torch_module="RNN", torch_nonlinearities=("tanh", "relu"),
-                 gate_activations=("act",)),
-        CellSpec("lstm", lambda nonlinearity: LSTMCell(), ("i", "f", "g", "o"), True,
-                 "LSTM (PyTorch's): c = f c_prev + i g, h = o tanh(c)", forget_gate=1, torch_module="LSTM",
-                 gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
-        CellSpec("gru", lambda nonlinearity: GRUCell(), ("r", "z", "n"), False,
-                 "GRU (PyTorch's): h = (1 - z) n + z h_prev", torch_module="GRU",
-                 gate_activations=("sigmoid", "sigmoid", "tanh"), folds_hidden_bias=False,  # b_hn is inside r * (.)
-                 direct_hidden_grad=True),
-        CellSpec("peephole", lambda nonlinearity: PeepholeLSTMCell(), ("i", "f", "g", "o"), True,
-                 "peephole LSTM (Gers & Schmidhuber 2000): i, f see c_prev, o sees c", forget_gate=1,
-                 extra_params=(("weight_ci", _diagonal), ("weight_cf", _diagonal), ("weight_co", _diagonal)),
-                 gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid")),
-        CellSpec("minimal-lstm", lambda nonlinearity: MinimalLSTMCell(), ("g", "i", "f", "o"), True,
-                 "the nicodjimenez/lstm tutorial's LSTM: s = g i + f s_prev, h = o s (no tanh)", forget_gate=2,
-                 gate_activations=("tanh", "sigmoid", "sigmoid", "sigmoid")),
+        CellSpec(
+            "rnn",
+            RNNCell,
+            ("h",),
+            False,
+            "Elman RNN: h = act(W_ih x + W_hh h_prev + b)",
+            nonlinearities=("tanh", "relu", "sigmoid"),
+            torch_module="RNN",
+            torch_nonlinearities=("tanh", "relu"),
+            gate_activations=("act",),
+        ),
+        CellSpec(
+            "lstm",
+            lambda nonlinearity: LSTMCell(),
+            ("i", "f", "g", "o"),
+            True,
+            "LSTM (PyTorch's): c = f c_prev + i g, h = o tanh(c)",
+            forget_gate=1,
+            torch_module="LSTM",
+            gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid"),
+        ),
+        CellSpec(
+            "gru",
+            lambda nonlinearity: GRUCell(),
+            ("r", "z", "n"),
+            False,
+            "GRU (PyTorch's): h = (1 - z) n + z h_prev",
+            torch_module="GRU",
+            gate_activations=("sigmoid", "sigmoid", "tanh"),
+            folds_hidden_bias=False,  # b_hn is inside r * (.)
+            direct_hidden_grad=True,
+        ),
+        CellSpec(
+            "peephole",
+            lambda nonlinearity: PeepholeLSTMCell(),
+            ("i", "f", "g", "o"),
+            True,
+            "peephole LSTM (Gers & Schmidhuber 2000): i, f see c_prev, o sees c",
+            forget_gate=1,
+            extra_params=(("weight_ci", _diagonal), ("weight_cf", _diagonal), ("weight_co", _diagonal)),
+            gate_activations=("sigmoid", "sigmoid", "tanh", "sigmoid"),
+        ),
+        CellSpec(
+            "minimal-lstm",
+            lambda nonlinearity: MinimalLSTMCell(),
+            ("g", "i", "f", "o"),
+            True,
+            "the nicodjimenez/lstm tutorial's LSTM: s = g i + f s_prev, h = o s (no tanh)",
+            forget_gate=2,
+            gate_activations=("tanh", "sigmoid", "sigmoid", "sigmoid"),
+        ),
     )
 }
 

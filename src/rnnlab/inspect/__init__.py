@@ -9,6 +9,7 @@ cli.py (the subcommand).
     from rnnlab.inspect import inspect
     inspect("runs/charlm-1", text="my.txt")   # -> runs/charlm-1/inspect/inspect.html
 """
+
 from rnnlab.inspect.cli import add_inspect_parser, run_inspect
 from rnnlab.inspect.report import inspect
 

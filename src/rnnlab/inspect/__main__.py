@@ -1,4 +1,5 @@
 """`python -m rnnlab.inspect RUN ...` runs `rnnlab inspect RUN ...`."""
+
 import sys
 
 from rnnlab.inspect.cli import main

@@ -15,6 +15,7 @@ Conventions (each feature describes the symbol just read, so the state after it)
 Word models end lines with their end-of-line token (`<eos>`) and sentences with
 `.`, `!`, `?` or the sentence markers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

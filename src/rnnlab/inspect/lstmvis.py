@@ -13,6 +13,7 @@ Direction 1 (a backward layer) would be `states{k}_reverse`; language models her
 
 h5py is an optional extra, imported only here.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def require_h5py():
     try:
         import h5py
     except ImportError:
-        raise UsageError("--lstmvis writes HDF5 files and needs h5py: "
-                         "pip install 'rnnlab[lstmvis]' (or pip install h5py)") from None
+        raise UsageError(
+            "--lstmvis writes HDF5 files and needs h5py: pip install 'rnnlab[lstmvis]' (or pip install h5py)"
+        ) from None
     return h5py
 
 
@@ -70,26 +72,28 @@ def write_lstmvis(folder: Path, rec, vocab, header: dict, cell: str) -> list[str
         seen.add(token)
         lines.append(f"{token} {i}")
     (folder / "words.dict").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    yml = "\n".join([
-        f"name: {_yaml_string('rnnlab ' + header['run'])}",
-        f"description: {_yaml_string(header['model'] + '; ' + header['inspected'])}",
-        "",
-        "files:",
-        "  states: states.h5",
-        "  train: train.h5",
-        "  words: words.dict",
-        "",
-        "word_sequence:",
-        "  file: train",
-        "  path: word_ids",
-        "  dict_file: words",
-        "",
-        "states:",
-        "  file: states",
-        "  types: [",
-        ",\n".join(types),
-        "  ]",
-        "",
-    ])
+    yml = "\n".join(
+        [
+            f"name: {_yaml_string('rnnlab ' + header['run'])}",
+            f"description: {_yaml_string(header['model'] + '; ' + header['inspected'])}",
+            "",
+            "files:",
+            "  states: states.h5",
+            "  train: train.h5",
+            "  words: words.dict",
+            "",
+            "word_sequence:",
+            "  file: train",
+            "  path: word_ids",
+            "  dict_file: words",
+            "",
+            "states:",
+            "  file: states",
+            "  types: [",
+            ",\n".join(types),
+            "  ]",
+            "",
+        ]
+    )
     (folder / "lstm.yml").write_text(yml, encoding="utf-8")
     return ["states.h5", "train.h5", "words.dict", "lstm.yml"]

@@ -6,6 +6,7 @@ The data sits in `<script type="application/json" id="inspect-data">` (the paylo
 same text coloured by surprisal, the found units (a click shows one), and one inline SVG
 scatter of gate saturation per layer and gate.
 """
+
 from __future__ import annotations
 
 import html
@@ -164,8 +165,13 @@ def read_payload(page: str) -> dict:
 
 
 def _header(h: dict) -> str:
-    rows = [("model", h["model"]), ("data", h["data"]), ("validation loss", h["val_loss"]),
-            ("inspected", h["inspected"]), ("on this page", h["embedded"])]
+    rows = [
+        ("model", h["model"]),
+        ("data", h["data"]),
+        ("validation loss", h["val_loss"]),
+        ("inspected", h["inspected"]),
+        ("on this page", h["embedded"]),
+    ]
     return "".join(f"<div class='meta'><b>{html.escape(k)}:</b> {html.escape(str(v))}</div>" for k, v in rows)
 
 
@@ -178,10 +184,12 @@ def _found_rows(found: list, descriptions: dict) -> str:
             continue
         for rank, u in enumerate(item["units"]):
             where = f"layer {u['layer']}" + (f" dir {u['direction']}" if u["direction"] else "")
-            rows.append(f"<tr class='found-unit' data-layer='{u['layer']}' data-direction='{u['direction']}' "
-                        f"data-kind='{html.escape(u['kind'])}' data-unit='{u['unit']}' title='show it on the text'>"
-                        f"<td>{name if rank == 0 else ''}</td><td>{where} {html.escape(u['kind'])}[{u['unit']}]</td>"
-                        f"<td>r = {u['r']:+.3f}</td><td class=note>{'strongest' if rank == 0 else ''}</td></tr>")
+            rows.append(
+                f"<tr class='found-unit' data-layer='{u['layer']}' data-direction='{u['direction']}' "
+                f"data-kind='{html.escape(u['kind'])}' data-unit='{u['unit']}' title='show it on the text'>"
+                f"<td>{name if rank == 0 else ''}</td><td>{where} {html.escape(u['kind'])}[{u['unit']}]</td>"
+                f"<td>r = {u['r']:+.3f}</td><td class=note>{'strongest' if rank == 0 else ''}</td></tr>"
+            )
     return "<table><tr><th>feature</th><th>unit</th><th>correlation</th><th></th></tr>" + "".join(rows) + "</table>"
 
 

@@ -3,6 +3,7 @@ found units on an excerpt of the text.
 
 `write_pngs` returns the file names written, or None when matplotlib is missing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,7 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[list[str]]:
         cols = min(4, len(gates))
         grid_rows = (len(gates) + cols - 1) // cols
         fig, axes = plt.subplots(grid_rows, cols, figsize=(3.2 * cols, 3.2 * grid_rows), squeeze=False)
-        for ax in axes.flat[len(gates):]:
+        for ax in axes.flat[len(gates) :]:
             ax.axis("off")
         for ax, g in zip(axes.flat, gates):
             ax.scatter(g["left"], g["right"], s=6, alpha=0.6)
@@ -62,8 +63,12 @@ def write_pngs(folder: Path, rec, analysis, symbols) -> Optional[list[str]]:
         fig, ax = plt.subplots(figsize=(max(6, n * 0.16), 0.45 * len(picked) + 1.2))
         ax.imshow(rows / scale, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         ax.set_yticks(range(len(picked)), labels, fontsize=7)
-        ax.set_xticks(range(n), [_symbol_label(s) for s in symbols[:n]], fontsize=7,
-                      rotation=0 if analysis.get("kind", "char") == "char" else 90)
+        ax.set_xticks(
+            range(n),
+            [_symbol_label(s) for s in symbols[:n]],
+            fontsize=7,
+            rotation=0 if analysis.get("kind", "char") == "char" else 90,
+        )
         ax.set_title("top found units on the first symbols (red +, blue -, per unit's largest |value|)", fontsize=9)
         fig.tight_layout()
         fig.savefig(folder / "units.png", dpi=110)

@@ -12,6 +12,7 @@ The recurrent stack's values come from the engine's recording switch,
 one (T, B, H) array per gate named by the registry's `gate_names`}}. The text is read in chunks of
 `chunk` steps, state carried, so a long text never forms (N, V) logits at once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,11 @@ class Recording:
 
     def names(self) -> dict[str, tuple[int, ...]]:
         """'l{layer}.d{direction}.{kind}' -> shape, for every recorded array."""
-        return {array_name(key, kind): tuple(values.shape) for key, kinds in self.states.items()
-                for kind, values in kinds.items()}
+        return {
+            array_name(key, kind): tuple(values.shape)
+            for key, kinds in self.states.items()
+            for kind, values in kinds.items()
+        }
 
 
 def array_name(key: Key, kind: str) -> str:
@@ -91,7 +95,7 @@ def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     previous_log_probs = None  # (V,) the prediction for the first symbol of this chunk
     try:
         for start in range(0, len(ids), chunk):
-            inputs = ids[start:start + chunk, None]  # (T, 1)
+            inputs = ids[start : start + chunk, None]  # (T, 1)
             logits, state = model.forward(inputs, state, record=True)  # (T, 1, V)
             recorded = model.rnn.recorded  # copies, replaced by the next forward
             state = tuple(np.array(s) for s in state) if isinstance(state, tuple) else np.array(state)
@@ -111,5 +115,10 @@ def _record(model, ids: np.ndarray, chunk: int, top_k: int) -> Recording:
     finally:
         model.train(was_training)
     states = {key: {kind: np.concatenate(parts) for kind, parts in kinds.items()} for key, kinds in pieces.items()}
-    return Recording(ids=ids, states=states, top_ids=np.concatenate(tops), top_probs=np.concatenate(probs),
-                     loss=np.concatenate(losses))
+    return Recording(
+        ids=ids,
+        states=states,
+        top_ids=np.concatenate(tops),
+        top_probs=np.concatenate(probs),
+        loss=np.concatenate(losses),
+    )

@@ -15,6 +15,7 @@ cell state) the `units` units most correlated with any feature plus every found 
 all rounded to 3 decimals; gate saturation as two fractions per gate unit.
 activations.safetensors holds every recorded array in full (float32).
 """
+
 from __future__ import annotations
 
 import json
@@ -86,20 +87,27 @@ def symbols_to_read(task, text: Optional[str], length: int) -> tuple[np.ndarray,
             ids = vocab.encode(pieces, unknown="unk")  # scored as <unk>, as `evaluate` does
             notes["unknown_as"] = vocab.unk
         else:
-            ids = vocab.encode([p for p, k in zip(pieces, known) if k], unknown="error") if known.any() \
+            ids = (
+                vocab.encode([p for p, k in zip(pieces, known) if k], unknown="error")
+                if known.any()
                 else np.zeros(0, dtype=np.int64)
+            )
         notes["source"] = str(text)
     else:
         streams = task.held_out_streams()
         if "val" not in streams:
-            raise UsageError(f"this {task.name} run has no validation stream to read "
-                             f"(mode {getattr(task.options, 'mode', '?')}); give a text with --text PATH")
+            raise UsageError(
+                f"this {task.name} run has no validation stream to read "
+                f"(mode {getattr(task.options, 'mode', '?')}); give a text with --text PATH"
+            )
         ids = np.asarray(streams["val"])
         notes["source"] = "the validation split"
     if len(ids) < 2:
         what = "known symbols" if text is not None else "symbols"
-        raise UsageError(f"{notes['source']} has {len(ids)} {what}; inspect needs at least 2 "
-                         f"(unknown ones skipped: {notes.get('unknown', 0)})")
+        raise UsageError(
+            f"{notes['source']} has {len(ids)} {what}; inspect needs at least 2 "
+            f"(unknown ones skipped: {notes.get('unknown', 0)})"
+        )
     ids = ids[:length]
     return ids, [vocab.itos[i] for i in ids], notes
 
@@ -126,8 +134,10 @@ def _val_loss(run: Path) -> str:
                     return f"best {best:.4f} (ppl {math.exp(min(best, 50)):.2f}), from the checkpoint"
         return "not recorded"
     best = min(losses)
-    return (f"{losses[-1]:.4f} (ppl {math.exp(min(losses[-1], 50)):.2f}) at the last evaluation, "
-            f"best {best:.4f} (ppl {math.exp(min(best, 50)):.2f})")
+    return (
+        f"{losses[-1]:.4f} (ppl {math.exp(min(losses[-1], 50)):.2f}) at the last evaluation, "
+        f"best {best:.4f} (ppl {math.exp(min(best, 50)):.2f})"
+    )
 
 
 def _header(run: Path, task, ids, notes, length_limit: int, units: int) -> dict[str, Any]:
@@ -137,24 +147,30 @@ def _header(run: Path, task, ids, notes, length_limit: int, units: int) -> dict[
     limit = getattr(options, "max_chars", None) or getattr(options, "max_tokens", None)
     inspected = f"{len(ids)} symbols of {notes['source']}"
     if notes.get("unknown"):
-        inspected += (f"; {notes['unknown']} unknown symbols " +
-                      (f"read as {notes['unknown_as']!r}" if "unknown_as" in notes else "skipped"))
-    return {"run": run.name or str(run), "run_path": str(run),
-            "model": f"{config.cell.upper()} {config.num_layers}x{config.hidden_size}, {config.input} input, "
-                     f"{task.model.num_parameters():,} parameters ({task.name}, {task.vocab.kind} vocabulary of "
-                     f"{len(task.vocab)})",
-            "data": f"{data}" + (f", first {limit:,} symbols" if limit else ""),
-            "val_loss": _val_loss(run), "inspected": inspected,
-            "embedded": f"all {len(ids)} symbols; per layer and state kind the {units} units most correlated "
-                        f"with a feature, plus the found units; values rounded to 3 decimals"}
+        inspected += f"; {notes['unknown']} unknown symbols " + (
+            f"read as {notes['unknown_as']!r}" if "unknown_as" in notes else "skipped"
+        )
+    return {
+        "run": run.name or str(run),
+        "run_path": str(run),
+        "model": f"{config.cell.upper()} {config.num_layers}x{config.hidden_size}, {config.input} input, "
+        f"{task.model.num_parameters():,} parameters ({task.name}, {task.vocab.kind} vocabulary of "
+        f"{len(task.vocab)})",
+        "data": f"{data}" + (f", first {limit:,} symbols" if limit else ""),
+        "val_loss": _val_loss(run),
+        "inspected": inspected,
+        "embedded": f"all {len(ids)} symbols; per layer and state kind the {units} units most correlated "
+        f"with a feature, plus the found units; values rounded to 3 decimals",
+    }
 
 
 def analyse(rec: Recording, symbols: list[str], cell: str, kind: str, units: int) -> dict[str, Any]:
     """Features, correlations, found units, the units to embed and gate saturation."""
     features = text_features(symbols, kind)
     kinds = state_kinds(cell)
-    table = UnitTable({(layer, direction, k): values[k] for (layer, direction), values in rec.states.items()
-                       for k in kinds})
+    table = UnitTable(
+        {(layer, direction, k): values[k] for (layer, direction), values in rec.states.items() for k in kinds}
+    )
     corr = correlations(table.values, features)  # (F, U)
     found = strongest_units(table, features, corr)
     must = [(u["layer"], u["direction"], u["kind"], u["unit"]) for item in found for u in item["units"]]
@@ -164,10 +180,25 @@ def analyse(rec: Recording, symbols: list[str], cell: str, kind: str, units: int
         for gate, activation in gate_kinds(cell):
             fractions = saturation(values[gate], activation)
             if fractions is not None:
-                saturations.append({"layer": layer, "direction": direction, "gate": gate, "activation": activation,
-                                    "thresholds": list(SATURATION_THRESHOLDS[activation]), **fractions})
-    return {"features": features, "table": table, "corr": corr, "found": found, "shown": shown,
-            "saturation": saturations, "correlated_kinds": kinds}
+                saturations.append(
+                    {
+                        "layer": layer,
+                        "direction": direction,
+                        "gate": gate,
+                        "activation": activation,
+                        "thresholds": list(SATURATION_THRESHOLDS[activation]),
+                        **fractions,
+                    }
+                )
+    return {
+        "features": features,
+        "table": table,
+        "corr": corr,
+        "found": found,
+        "shown": shown,
+        "saturation": saturations,
+        "correlated_kinds": kinds,
+    }
 
 
 def build_payload(header, rec: Recording, symbols, kind: str, line_end: str, analysis) -> dict[str, Any]:
@@ -182,52 +213,84 @@ def build_payload(header, rec: Recording, symbols, kind: str, line_end: str, ana
     best_of: dict[tuple, str] = {}
     for item in analysis["found"]:
         for u in item["units"][:1]:
-            best_of.setdefault((u["layer"], u["direction"], u["kind"], u["unit"]),
-                               f"{item['feature']} r={u['r']:+.2f}")
-    unit_rows = [{"layer": layer, "direction": direction, "kind": k, "unit": unit,
-                  "best": best_of.get((layer, direction, k, unit), ""),
-                  "values": _round(rec.states[(layer, direction)][k][:, unit])}
-                 for layer, direction, k, unit in analysis["shown"]]
+            best_of.setdefault((u["layer"], u["direction"], u["kind"], u["unit"]), f"{item['feature']} r={u['r']:+.2f}")
+    unit_rows = [
+        {
+            "layer": layer,
+            "direction": direction,
+            "kind": k,
+            "unit": unit,
+            "best": best_of.get((layer, direction, k, unit), ""),
+            "values": _round(rec.states[(layer, direction)][k][:, unit]),
+        }
+        for layer, direction, k, unit in analysis["shown"]
+    ]
     loss = [None if not np.isfinite(x) else x for x in _round(rec.loss)]
     kinds = sorted({(g["activation"], tuple(g["thresholds"])) for g in analysis["saturation"]})
     if analysis["saturation"]:
-        note = ("Per gate unit, the fraction of steps left-saturated and right-saturated: " +
-                "; ".join(f"{a} gates below {lo} / above {hi}" for a, (lo, hi) in kinds) +
-                ". Units on the grey diagonal (left + right = 1) are always saturated, one way or the other; "
-                "near the origin, never.")
+        note = (
+            "Per gate unit, the fraction of steps left-saturated and right-saturated: "
+            + "; ".join(f"{a} gates below {lo} / above {hi}" for a, (lo, hi) in kinds)
+            + ". Units on the grey diagonal (left + right = 1) are always saturated, one way or the other; "
+            "near the origin, never."
+        )
     else:
         note = "This cell has no gates (its only nonlinearity is the state itself): nothing to show here."
-    return {"format": FORMAT, "version": VERSION, "header": header, "kind": kind, "line_end": line_end,
-            "directions": 1 + max(d for _, d in analysis["table_keys"]),
-            "symbols": list(symbols), "loss": loss,
-            "top": {"ids": [[top_vocab[i] for i in row] for row in rec.top_ids.tolist()],
-                    "probs": _round(rec.top_probs), "symbols": top_symbols},
-            "units": unit_rows, "found": analysis["found"], "correlated_kinds": list(analysis["correlated_kinds"]),
-            "feature_descriptions": DESCRIPTIONS,
-            "saturation": [{**g, "left": _round(g["left"]), "right": _round(g["right"])}
-                           for g in analysis["saturation"]],
-            "saturation_note": note}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "header": header,
+        "kind": kind,
+        "line_end": line_end,
+        "directions": 1 + max(d for _, d in analysis["table_keys"]),
+        "symbols": list(symbols),
+        "loss": loss,
+        "top": {
+            "ids": [[top_vocab[i] for i in row] for row in rec.top_ids.tolist()],
+            "probs": _round(rec.top_probs),
+            "symbols": top_symbols,
+        },
+        "units": unit_rows,
+        "found": analysis["found"],
+        "correlated_kinds": list(analysis["correlated_kinds"]),
+        "feature_descriptions": DESCRIPTIONS,
+        "saturation": [{**g, "left": _round(g["left"]), "right": _round(g["right"])} for g in analysis["saturation"]],
+        "saturation_note": note,
+    }
 
 
 def _write_json_summary(path: Path, header, rec: Recording, analysis, payload_units: int) -> dict[str, Any]:
-    summary = {"format": FORMAT, "version": VERSION, "header": header,
-               "arrays": {name: list(shape) for name, shape in rec.names().items()},
-               "features": list(analysis["features"]),
-               "feature_descriptions": {k: DESCRIPTIONS[k] for k in analysis["features"]},
-               "correlations": {"units": [array_name(label[:2], label[2]) + f"[{label[3]}]"
-                                          for label in analysis["table"].labels],
-                                "r": {name: _round(row) for name, row in zip(analysis["features"], analysis["corr"])}},
-               "top_units": analysis["found"],
-               "saturation": [{**g, "left": _round(g["left"]), "right": _round(g["right"])}
-                              for g in analysis["saturation"]],
-               "page_units": payload_units}
+    summary = {
+        "format": FORMAT,
+        "version": VERSION,
+        "header": header,
+        "arrays": {name: list(shape) for name, shape in rec.names().items()},
+        "features": list(analysis["features"]),
+        "feature_descriptions": {k: DESCRIPTIONS[k] for k in analysis["features"]},
+        "correlations": {
+            "units": [array_name(label[:2], label[2]) + f"[{label[3]}]" for label in analysis["table"].labels],
+            "r": {name: _round(row) for name, row in zip(analysis["features"], analysis["corr"])},
+        },
+        "top_units": analysis["found"],
+        "saturation": [{**g, "left": _round(g["left"]), "right": _round(g["right"])} for g in analysis["saturation"]],
+        "page_units": payload_units,
+    }
     path.write_text(json.dumps(summary, ensure_ascii=False) + "\n")
     return summary
 
 
-def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length: int = DEFAULT_LENGTH,
-            units: Optional[int] = None, out=None, force: bool = False, lstmvis=None,
-            checkpoint: str = "best", say=print) -> dict[str, Any]:
+def inspect(
+    run,
+    text: Optional[str] = None,
+    split: Optional[str] = None,
+    length: int = DEFAULT_LENGTH,
+    units: Optional[int] = None,
+    out=None,
+    force: bool = False,
+    lstmvis=None,
+    checkpoint: str = "best",
+    say=print,
+) -> dict[str, Any]:
     """Inspect a language-model run (`units`: default min(32, hidden)).
 
     Returns {"out": folder, "files": [...], "notes": [...], ...}.
@@ -263,15 +326,19 @@ def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length
     analysis["itos"] = task.vocab.itos
     analysis["table_keys"] = list(rec.states)
     header = _header(run, task, ids, notes, length, units)
-    line_end = "\n" if task.vocab.kind == "char" else next(
-        (s for s in ("<eos>", "SENTENCE_END") if s in task.vocab), "\n")
+    line_end = (
+        "\n" if task.vocab.kind == "char" else next((s for s in ("<eos>", "SENTENCE_END") if s in task.vocab), "\n")
+    )
     payload = build_payload(header, rec, symbols, task.vocab.kind, line_end, analysis)
     messages: list[str] = []
     if notes.get("unknown"):
-        messages.append(f"note: {notes['unknown']} unknown symbols in {notes['source']} were " +
-                        (f"read as {notes['unknown_as']!r}" if "unknown_as" in notes else "skipped"))
-    written = _write_all(out, force, lambda folder: _write_outputs(folder, payload, header, rec, analysis,
-                                                                  symbols, messages))
+        messages.append(
+            f"note: {notes['unknown']} unknown symbols in {notes['source']} were "
+            + (f"read as {notes['unknown_as']!r}" if "unknown_as" in notes else "skipped")
+        )
+    written = _write_all(
+        out, force, lambda folder: _write_outputs(folder, payload, header, rec, analysis, symbols, messages)
+    )
     if lstmvis is not None:
         from rnnlab.inspect.lstmvis import write_lstmvis
 
@@ -282,8 +349,14 @@ def inspect(run, text: Optional[str] = None, split: Optional[str] = None, length
         messages.append(f"note: the page is {page_bytes / 1e6:.1f} MB; --length or --units smaller make it lighter")
     for message in messages:
         say(message)
-    return {"out": str(out), "files": written, "notes": messages, "symbols": len(ids),
-            "page_bytes": page_bytes, "found": analysis["found"]}
+    return {
+        "out": str(out),
+        "files": written,
+        "notes": messages,
+        "symbols": len(ids),
+        "page_bytes": page_bytes,
+        "found": analysis["found"],
+    }
 
 
 def _write_all(target: Path, force: bool, write) -> list[str]:
@@ -312,13 +385,21 @@ def _write_outputs(folder: Path, payload, header, rec: Recording, analysis, symb
     try:
         from safetensors.numpy import save_file
     except ImportError:
-        messages.append("note: safetensors is not installed (pip install safetensors): "
-                        "activations.safetensors skipped")
+        messages.append("note: safetensors is not installed (pip install safetensors): activations.safetensors skipped")
     else:
-        arrays = {array_name(key, kind): np.ascontiguousarray(values, dtype=np.float32)
-                  for key, kinds in rec.states.items() for kind, values in kinds.items()}
-        arrays.update({"ids": rec.ids, "loss": rec.loss.astype(np.float32), "top_ids": rec.top_ids,
-                       "top_probs": rec.top_probs.astype(np.float32)})
+        arrays = {
+            array_name(key, kind): np.ascontiguousarray(values, dtype=np.float32)
+            for key, kinds in rec.states.items()
+            for kind, values in kinds.items()
+        }
+        arrays.update(
+            {
+                "ids": rec.ids,
+                "loss": rec.loss.astype(np.float32),
+                "top_ids": rec.top_ids,
+                "top_probs": rec.top_probs.astype(np.float32),
+            }
+        )
         save_file(arrays, str(folder / "activations.safetensors"))
         names.append("activations.safetensors")
     from rnnlab.inspect.pngs import write_pngs

@@ -10,6 +10,7 @@ equations (gate order and bias placement as torch.nn.LSTM / GRU / RNN), keyed by
 registry's `torch_module`; the h and c it produces are checked against torch.nn's own
 modules in the tests.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,9 @@ def _rnn_step(torch, x_proj, h, c, w_hh, b_hh, nonlinearity):
 STEPS = {"LSTM": _lstm_step, "GRU": _gru_step, "RNN": _rnn_step}  # by the registry's torch_module
 
 
-def record_stack_torch(cell: str, weights: dict[str, np.ndarray], x: np.ndarray, num_layers: int,
-                       nonlinearity: str = "tanh") -> dict[tuple[int, int], dict[str, np.ndarray]]:
+def record_stack_torch(
+    cell: str, weights: dict[str, np.ndarray], x: np.ndarray, num_layers: int, nonlinearity: str = "tanh"
+) -> dict[tuple[int, int], dict[str, np.ndarray]]:
     """weights: the recurrent layer's state dict (`weight_ih_l0`, ...); x (T, B, I) -> the recording."""
     import torch
 

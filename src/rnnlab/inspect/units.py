@@ -11,6 +11,7 @@ Saturation (Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurren
 Networks"): per gate unit, the fraction of steps it is left-saturated (sigmoid < 0.1,
 tanh < -0.9) and right-saturated (sigmoid > 0.9, tanh > 0.9).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,22 +49,25 @@ class UnitTable:
         self.values = np.concatenate(columns, axis=1)  # (N, U)
 
 
-def strongest_units(table: UnitTable, features: dict[str, np.ndarray], corr: Optional[np.ndarray] = None,
-                    per_feature: int = 3) -> list[dict]:
+def strongest_units(
+    table: UnitTable, features: dict[str, np.ndarray], corr: Optional[np.ndarray] = None, per_feature: int = 3
+) -> list[dict]:
     """Per feature, the `per_feature` units with the largest |r|, strongest first."""
     corr = correlations(table.values, features) if corr is None else corr
     found = []
     for row, name in enumerate(features):
         present = np.ptp(features[name]) > 0
         order = np.argsort(-np.abs(corr[row]), kind="stable")[:per_feature]
-        units = [dict(zip(("layer", "direction", "kind", "unit"), table.labels[j]), r=float(corr[row, j]))
-                 for j in order]
+        units = [
+            dict(zip(("layer", "direction", "kind", "unit"), table.labels[j]), r=float(corr[row, j])) for j in order
+        ]
         found.append({"feature": name, "present": bool(present), "units": units if present else []})
     return found
 
 
-def units_to_show(table: UnitTable, corr: np.ndarray, per_array: int,
-                  must: Sequence[tuple[int, int, str, int]] = ()) -> list[tuple[int, int, str, int]]:
+def units_to_show(
+    table: UnitTable, corr: np.ndarray, per_array: int, must: Sequence[tuple[int, int, str, int]] = ()
+) -> list[tuple[int, int, str, int]]:
     """For each (layer, direction, kind): the `per_array` units most correlated with any feature
     (then by variance), plus every unit in `must`; in (layer, direction, kind, unit) order."""
     score = np.abs(corr).max(axis=0) if corr.size else np.zeros(len(table.labels))  # (U,)

@@ -3,6 +3,7 @@
 `saved_task(name, options)` reads a saved run's task and options the way today's tasks
 name them (old option names, and `wordlm` runs in sentence mode, which are `wordlm-sentence`).
 """
+
 from typing import Any
 
 from rnnlab.tasks.addition import Addition

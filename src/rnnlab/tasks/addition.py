@@ -31,6 +31,7 @@ carry propagation), never as integers, so 64 bits and more are exact.
 
 Left out: the original's printing of the running weights; biases (`bias=False`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,18 +48,32 @@ from rnnlab.tasks.options import Options, option
 class AdditionOptions(Options):
     # the original net
     # the original net; lr 0.5 where the original has 0.1 (--preset iamtrask)
-    defaults = dict(cell="rnn", nonlinearity="sigmoid", hidden_size=16, init="uniform", init_scale=1.0, epochs=10,
-                    batch_size=1, lr=0.5, optimizer="sgd", clip=0.0, dtype="float64")
+    defaults = dict(
+        cell="rnn",
+        nonlinearity="sigmoid",
+        hidden_size=16,
+        init="uniform",
+        init_scale=1.0,
+        epochs=10,
+        batch_size=1,
+        lr=0.5,
+        optimizer="sgd",
+        clip=0.0,
+        dtype="float64",
+    )
 
     bits: int = option(8, "bits per training sequence (operands below 2^(bits-1), so the sum fits)")
     updates_per_epoch: int = option(1000, "updates (one example each) per epoch")
     long_bits: str = option("16,32,64", "after training, test on random operands of these lengths ('' = none)")
     test_pairs: int = option(10000, "random operand pairs per long-operand test")
     bias: bool = option(False, "biases in the recurrent layer and the output")
-    draws: str = option("generator", "random draws: generator (NumPy's Generator seeded with --seed; weights as --init "
-                                     "says) or legacy (the iamtrask program's: np.random.seed(--seed), the weights "
-                                     "2*random(shape)-1, then two randint(2^(bits-1)) per example)",
-                        choices=("generator", "legacy"))
+    draws: str = option(
+        "generator",
+        "random draws: generator (NumPy's Generator seeded with --seed; weights as --init "
+        "says) or legacy (the iamtrask program's: np.random.seed(--seed), the weights "
+        "2*random(shape)-1, then two randint(2^(bits-1)) per example)",
+        choices=("generator", "legacy"),
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -70,8 +85,10 @@ class AdditionOptions(Options):
             raise UsageError(f"--test-pairs must be between 1 and 10000000, got {self.test_pairs}")
         self.long_bit_lengths()  # raises on a bad list
         if self.draws == "legacy" and (self.cell != "rnn" or self.num_layers != 1 or self.bias):
-            raise UsageError("--draws legacy draws the iamtrask net's three weight matrices: it needs --cell rnn, "
-                             "--num-layers 1 and --no-bias")
+            raise UsageError(
+                "--draws legacy draws the iamtrask net's three weight matrices: it needs --cell rnn, "
+                "--num-layers 1 and --no-bias"
+            )
 
     def long_bit_lengths(self) -> tuple[int, ...]:
         try:
@@ -99,8 +116,8 @@ def sigmoid_squared_error(logits: np.ndarray, targets: np.ndarray, need_grad: bo
 
     Shapes: logits and targets alike, e.g. (T, B, 1). Returns (loss, dL/dz or None).
     """
-    y = 1.0 / (1.0 + np.exp(-logits))                          # (T, B, 1)
-    error = targets - y                                        # (T, B, 1)
+    y = 1.0 / (1.0 + np.exp(-logits))  # (T, B, 1)
+    error = targets - y  # (T, B, 1)
     loss = 0.5 * float(np.vdot(error.reshape(-1), error.reshape(-1)))
     if not need_grad:
         return loss, None
@@ -111,10 +128,10 @@ def sigmoid_squared_error(logits: np.ndarray, targets: np.ndarray, need_grad: bo
 def add_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bits of a + b (LSB first) by carry propagation: a, b (n, N) in {0, 1} -> (n + 1, N)."""
     n, count = a.shape
-    total = np.empty((n + 1, count), dtype=np.int8)            # (n+1, N)
-    carry = np.zeros(count, dtype=np.int8)                     # (N,)
+    total = np.empty((n + 1, count), dtype=np.int8)  # (n+1, N)
+    carry = np.zeros(count, dtype=np.int8)  # (N,)
     for k in range(n):
-        s = a[k] + b[k] + carry                                # (N,) in 0..3
+        s = a[k] + b[k] + carry  # (N,) in 0..3
         total[k] = s & 1
         carry = s >> 1
     total[n] = carry
@@ -124,7 +141,7 @@ def add_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pair_inputs(a: np.ndarray, b: np.ndarray, steps: int, dtype) -> np.ndarray:
     """Operand bits a, b (n, N) -> inputs (steps, N, 2), zero-padded after bit n."""
     n, count = a.shape
-    x = np.zeros((steps, count, 2), dtype=dtype)               # (T, N, 2)
+    x = np.zeros((steps, count, 2), dtype=dtype)  # (T, N, 2)
     x[:n, :, 0], x[:n, :, 1] = a, b
     return x
 
@@ -160,8 +177,9 @@ class LegacySteps(ResumableSteps):
 
     def set_state(self, state: dict) -> None:
         if state.get("kind") != "legacy":
-            raise UsageError("saved data position does not belong to these settings; resume with the same task "
-                             "and --draws")
+            raise UsageError(
+                "saved data position does not belong to these settings; resume with the same task and --draws"
+            )
         self.epoch_index, self._batch = int(state["epoch"]), int(state["batch"])
         cast(np.random.RandomState, self.rng).set_state(state["rng"])
 
@@ -179,8 +197,8 @@ class Addition(Task):
         super().__init__(options)
         bits = options.bits
         self.dtype = np.dtype(options.dtype)
-        self._shifts = np.arange(bits, dtype=np.int64)          # (T,)
-        self._bound = 1 << (bits - 1)                           # operands in [0, bound)
+        self._shifts = np.arange(bits, dtype=np.int64)  # (T,)
+        self._bound = 1 << (bits - 1)  # operands in [0, bound)
         self._shown: Optional[tuple] = None  # (inputs, targets, outputs) of the first example since the last report
 
     def model_inputs(self) -> dict[str, Any]:
@@ -189,8 +207,9 @@ class Addition(Task):
     def build_model(self, backend: str = "numpy") -> None:
         super().build_model(backend)
         if self.options.draws == "legacy":
-            synapse_0, synapse_1, synapse_h = legacy_weights(np.random.RandomState(self.options.seed),
-                                                             self.options.hidden_size)
+            synapse_0, synapse_1, synapse_h = legacy_weights(
+                np.random.RandomState(self.options.seed), self.options.hidden_size
+            )
             params = self.model.params
             params["rnn.weight_ih_l0"][...] = synapse_0.T
             params["rnn.weight_hh_l0"][...] = synapse_h.T
@@ -203,12 +222,14 @@ class Addition(Task):
         `rng` is a Generator, or a legacy RandomState (--draws legacy): then each pair is the
         tutorial's two calls, a = randint(bound), b = randint(bound)."""
         if isinstance(rng, np.random.RandomState):
-            pairs = np.array([[rng.randint(self._bound), rng.randint(self._bound)]
-                              for _ in range(self.options.batch_size)], dtype=np.int64)  # (B, 2)
+            pairs = np.array(
+                [[rng.randint(self._bound), rng.randint(self._bound)] for _ in range(self.options.batch_size)],
+                dtype=np.int64,
+            )  # (B, 2)
         else:
-            pairs = rng.integers(0, self._bound, size=(self.options.batch_size, 2))      # (B, 2)
+            pairs = rng.integers(0, self._bound, size=(self.options.batch_size, 2))  # (B, 2)
         x = ((pairs[None, :, :] >> self._shifts[:, None, None]) & 1).astype(self.dtype)  # (T, B, 2)
-        sums = pairs.sum(axis=1)                                                        # (B,)
+        sums = pairs.sum(axis=1)  # (B,)
         t = ((sums[None, :] >> self._shifts[:, None]) & 1).astype(self.dtype)[:, :, None]  # (T, B, 1)
         return x, t
 
@@ -217,12 +238,13 @@ class Addition(Task):
             generator = np.random.RandomState(self.options.seed)
             legacy_weights(generator, self.options.hidden_size)
             return LegacySteps(self.options.updates_per_epoch, self.make_batch, generator)
-        return ResumableSteps(self.options.updates_per_epoch, self.make_batch,
-                              np.random.default_rng([self.options.seed, 1]))
+        return ResumableSteps(
+            self.options.updates_per_epoch, self.make_batch, np.random.default_rng([self.options.seed, 1])
+        )
 
     def train_step(self, batch) -> tuple[float, int]:
         inputs, targets = batch
-        logits, _ = self.model.forward(inputs)                  # (T, B, 1)
+        logits, _ = self.model.forward(inputs)  # (T, B, 1)
         loss, d_logits = sigmoid_squared_error(logits, targets)
         self.model.backward(d_logits, bptt_truncate=self.options.bptt_truncate)
         if self._shown is None:
@@ -237,7 +259,7 @@ class Addition(Task):
         much faster on a busy one, where multithreaded BLAS on large products stalls.
         """
         count = a.shape[1]
-        out = np.empty((steps, count), dtype=self.dtype)       # (T, N)
+        out = np.empty((steps, count), dtype=self.dtype)  # (T, N)
         for start in range(0, count, chunk):
             part = slice(start, start + chunk)
             logits, _ = self.model.forward(pair_inputs(a[:, part], b[:, part], steps, self.dtype))  # (T, n, 1)
@@ -260,10 +282,10 @@ class Addition(Task):
     def evaluate(self) -> dict[str, float]:
         a, b = self.table()
         bits = self.options.bits
-        truth = add_bits(a, b)[:bits]                          # (T, N): the sum fits in `bits`
-        logits = self.logits(a, b, bits)                       # (T, N)
+        truth = add_bits(a, b)[:bits]  # (T, N): the sum fits in `bits`
+        logits = self.logits(a, b, bits)  # (T, N)
         loss, _ = sigmoid_squared_error(logits, truth.astype(self.dtype), need_grad=False)
-        guess = logits > 0                                     # sigmoid(z) > 0.5
+        guess = logits > 0  # sigmoid(z) > 0.5
         return {"val_loss": loss / a.shape[1], "accuracy": float(np.mean(np.all(guess == truth, axis=0)))}
 
     def long_accuracy(self, n_bits: int) -> float:
@@ -271,22 +293,22 @@ class Addition(Task):
         rng = np.random.default_rng([self.options.seed, 3, n_bits])
         a = rng.integers(0, 2, size=(n_bits, self.options.test_pairs), dtype=np.int8)  # (n, N)
         b = rng.integers(0, 2, size=(n_bits, self.options.test_pairs), dtype=np.int8)  # (n, N)
-        truth = add_bits(a, b)                                 # (n+1, N)
-        guess = self.logits(a, b, n_bits + 1) > 0              # (n+1, N)
+        truth = add_bits(a, b)  # (n+1, N)
+        guess = self.logits(a, b, n_bits + 1) > 0  # (n+1, N)
         return float(np.mean(np.all(guess == truth, axis=0)))
 
     def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         """The original's five lines, for the first training example since the last report."""
         if self._shown is None:
             return
-        inputs, targets, y = self._shown                      # (T, 2), (T,), (T,)
+        inputs, targets, y = self._shown  # (T, 2), (T,), (T,)
         self._shown = None
         error = 0.0
         for t in range(len(y)):  # summed in time order, as the original's overallError
             error += abs(targets[t] - y[t])
-        pred = np.round(y).astype(int)                         # as the original: round(y_t)
+        pred = np.round(y).astype(int)  # as the original: round(y_t)
         a, b = inputs[:, 0].astype(int), inputs[:, 1].astype(int)
-        say("Error:" + str(np.array([error])))                 # NumPy's formatting: "Error:[3.45638663]"
+        say("Error:" + str(np.array([error])))  # NumPy's formatting: "Error:[3.45638663]"
         say(f"Pred:{bits_to_str(pred)}")
         say(f"True:{bits_to_str(targets.astype(int))}")
         say(f"{bits_to_int(a)} + {bits_to_int(b)} = {bits_to_int(pred)}")

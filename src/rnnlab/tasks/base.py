@@ -13,6 +13,7 @@ owns everything else: optimiser, schedule, clipping, checkpoints, progress, resu
     >>> count == task.options.batch_size * task.options.seq_len
     True
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,12 +38,16 @@ def check_memory(config: ModelConfig, options: Options) -> None:
     width = max(config.input_size if config.input == "dense" else config.embedding_size, H)
     weights = (L * gates * H * (width + H) + config.output_size * H) * itemsize * 3  # weights, grads, optimiser
     if weights > MEMORY_LIMIT:
-        raise UsageError(f"--hidden-size {H} with --num-layers {L} makes {weights / 2**30:.0f} GiB of weights and "
-                         f"gradients; use a smaller --hidden-size")
+        raise UsageError(
+            f"--hidden-size {H} with --num-layers {L} makes {weights / 2**30:.0f} GiB of weights and "
+            f"gradients; use a smaller --hidden-size"
+        )
     window = options.seq_len * options.batch_size * L * H * (gates + 2) * itemsize
     if window > MEMORY_LIMIT:
-        raise UsageError(f"--seq-len {options.seq_len} x --batch-size {options.batch_size} keeps "
-                         f"{window / 2**30:.0f} GiB of activations per window; use smaller ones")
+        raise UsageError(
+            f"--seq-len {options.seq_len} x --batch-size {options.batch_size} keeps "
+            f"{window / 2**30:.0f} GiB of activations per window; use smaller ones"
+        )
 
 
 class ResumableSteps:
@@ -68,8 +73,12 @@ class ResumableSteps:
         self.epoch_index, self._batch = self.epoch_index + 1, 0
 
     def state(self) -> dict:
-        return {"kind": "generated", "epoch": self.epoch_index, "batch": self._batch,
-                "rng": self.rng.bit_generator.state}
+        return {
+            "kind": "generated",
+            "epoch": self.epoch_index,
+            "batch": self._batch,
+            "rng": self.rng.bit_generator.state,
+        }
 
     def set_state(self, state: dict) -> None:
         if state.get("kind") != "generated":

@@ -26,6 +26,7 @@ The book's lyrics are not shipped: the preset reads the shipped Tang poems, whos
 tests/test_charlm_presets.py checks every printed number against a NumPy transcription
 of the book's program (tests/oracles/d2l.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,17 @@ class CharLMOptions(Options):
     # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
     # epoch), dropout 0.4 before the head and 0.2 on the recurrent weights against overfitting,
     # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md)
-    defaults = dict(hidden_size=512, seq_len=25, batch_size=64, lr=3e-3, epochs=16, dropout=0.4,
-                    weight_dropout=0.2, schedule="cosine", init_scale=0.01)
+    defaults = dict(
+        hidden_size=512,
+        seq_len=25,
+        batch_size=64,
+        lr=3e-3,
+        epochs=16,
+        dropout=0.4,
+        weight_dropout=0.2,
+        schedule="cosine",
+        init_scale=0.01,
+    )
 
     corpus: str = option("tinyshakespeare", "shipped corpus", choices=("tinyshakespeare", "tang300", "warpeace"))
     text: Optional[str] = option(None, "train on this UTF-8 file instead of a shipped corpus")
@@ -57,15 +67,23 @@ class CharLMOptions(Options):
     newlines: str = option("keep", "keep newlines or turn them into spaces", choices=("keep", "space"))
     val_fraction: float = option(0.1, "the tail of the text held out for validation (0: train on all of it)")
     sampling: str = option("consecutive", "batch sampling", choices=("random", "consecutive"))
-    offset: str = option("random", "consecutive sampling: each epoch's rows start at a random offset in "
-                                   "[0, --seq-len) (d2l.ai), or at 0 (d2l's Chinese edition)", choices=("random", "0"))
+    offset: str = option(
+        "random",
+        "consecutive sampling: each epoch's rows start at a random offset in "
+        "[0, --seq-len) (d2l.ai), or at 0 (d2l's Chinese edition)",
+        choices=("random", "0"),
+    )
     input: str = option("onehot", "input encoding", choices=("onehot", "embedding"))
     embedding_size: int = option(0, "embedding width (0: same as --hidden-size)")
     prefixes: str = option("", "comma-separated prefixes to sample after at each evaluation ('' = a default)")
     sample_length: int = option(200, "characters to generate per sample")
     temperature: float = option(0.8, "sampling temperature for the samples (0: greedy)")
-    report: str = option("rnnlab", "what each evaluation prints: rnnlab's samples, or d2l's lines "
-                                   "('epoch N, perplexity P', ' - ' + prefix and continuation)", choices=("rnnlab", "d2l"))
+    report: str = option(
+        "rnnlab",
+        "what each evaluation prints: rnnlab's samples, or d2l's lines "
+        "('epoch N, perplexity P', ' - ' + prefix and continuation)",
+        choices=("rnnlab", "d2l"),
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -83,11 +101,35 @@ class CharLMOptions(Options):
 
 PRESETS = {
     # d2l's RNN chapter (Chinese edition), consecutive sampling, every setting of its program
-    "d2l": dict(cell="rnn", hidden_size=256, input="onehot", hidden_bias=False, init="d2l", init_scale=0.01,
-                optimizer="sgd", lr=100.0, dropout=0.0, weight_dropout=0.0, schedule="none", clip=0.01, clip_eps=0.0,
-                seq_len=35, batch_size=32, sampling="consecutive", offset="0", epochs=200, eval_every=50,
-                max_chars=10000, newlines="space", corpus="tang300", val_fraction=0.0, prefixes="相见,不相见",
-                temperature=0.0, sample_length=50, report="d2l"),
+    "d2l": dict(
+        cell="rnn",
+        hidden_size=256,
+        input="onehot",
+        hidden_bias=False,
+        init="d2l",
+        init_scale=0.01,
+        optimizer="sgd",
+        lr=100.0,
+        dropout=0.0,
+        weight_dropout=0.0,
+        schedule="none",
+        clip=0.01,
+        clip_eps=0.0,
+        seq_len=35,
+        batch_size=32,
+        sampling="consecutive",
+        offset="0",
+        epochs=200,
+        eval_every=50,
+        max_chars=10000,
+        newlines="space",
+        corpus="tang300",
+        val_fraction=0.0,
+        prefixes="相见,不相见",
+        temperature=0.0,
+        sample_length=50,
+        report="d2l",
+    ),
 }
 
 
@@ -109,9 +151,13 @@ class CharLM(LanguageModelTask):
             split = int(len(ids) * (1 - options.val_fraction))
             self.train_ids, self.val_ids = ids[:split], (ids[split:] if options.val_fraction else None)
             if self.val_ids is not None and len(self.val_ids) < 2:
-                raise UsageError(f"text too short: {len(ids)} characters leave no validation data; "
-                                 f"use a longer text or a larger --val-fraction")
+                raise UsageError(
+                    f"text too short: {len(ids)} characters leave no validation data; "
+                    f"use a longer text or a larger --val-fraction"
+                )
         else:
+            if vocab_json is None:
+                raise UsageError("a charlm task without its data needs the saved vocabulary")
             self.vocab = Vocabulary.from_json(vocab_json)
 
     def model_inputs(self) -> dict[str, Any]:
@@ -121,8 +167,14 @@ class CharLM(LanguageModelTask):
         o = self.options
         kind = RandomWindows if o.sampling == "random" else ConsecutiveWindows
         fixed = {"offset": int(o.offset)} if o.sampling == "consecutive" and o.offset != "random" else {}
-        return kind(self.train_ids, o.seq_len, o.batch_size, rng=np.random.default_rng([o.seed, 1]),
-                    **fixed, **self.data_shard())
+        return kind(
+            self.train_ids,
+            o.seq_len,
+            o.batch_size,
+            rng=np.random.default_rng([o.seed, 1]),
+            **fixed,
+            **self.data_shard(),
+        )
 
     def evaluate(self) -> dict[str, float]:
         if self.val_ids is None:
@@ -141,9 +193,19 @@ class CharLM(LanguageModelTask):
     def samples(self, seed: int) -> dict[str, str]:
         o = self.options
         rng = np.random.default_rng([o.seed, 2, seed])
-        return {prefix: generate(self.model, self.vocab, prefix, o.sample_length, temperature=o.temperature,
-                                 greedy=o.temperature == 0, rng=rng, unknown="skip")
-                for prefix in self.sample_prefixes()}
+        return {
+            prefix: generate(
+                self.model,
+                self.vocab,
+                prefix,
+                o.sample_length,
+                temperature=o.temperature,
+                greedy=o.temperature == 0,
+                rng=rng,
+                unknown="skip",
+            )
+            for prefix in self.sample_prefixes()
+        }
 
     def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
         if self.options.report == "d2l":
@@ -157,8 +219,7 @@ class CharLM(LanguageModelTask):
         """The book's lines: `epoch N, perplexity P` (P = exp(sum of this epoch's batch losses /
         batches), as its train_and_predict_rnn prints it), then ` - ` + each prefix and its continuation."""
         perplexity = math.exp(self.epoch_loss_sum / max(self.epoch_batches, 1))
-        return (f"epoch {epoch}, perplexity {perplexity:f}",
-                *(f" - {text}" for text in self.samples(epoch).values()))
+        return (f"epoch {epoch}, perplexity {perplexity:f}", *(f" - {text}" for text in self.samples(epoch).values()))
 
     def finish(self, say) -> dict[str, Any]:
         if self.options.report == "d2l":  # the book prints nothing after its last report

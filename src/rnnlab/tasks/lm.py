@@ -10,6 +10,7 @@ carried; perplexity = exp(mean cross-entropy per token). Dynamic evaluation (Kra
 et al. 2018) reads the stream in one column and takes an SGD step on each window
 after scoring it, so the model adapts to the text it has read so far.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,8 +93,9 @@ class LanguageModelTask(Task):
         self.model.train(was_training)
         return total / max(count, 1)
 
-    def dynamic_stream_loss(self, ids: np.ndarray, lr: float, decay: float = 0.0,
-                            window: Optional[int] = None) -> float:
+    def dynamic_stream_loss(
+        self, ids: np.ndarray, lr: float, decay: float = 0.0, window: Optional[int] = None
+    ) -> float:
         """Mean cross-entropy per token over a stream read in order, adapting the weights as it goes.
 
         Dynamic evaluation (Krause et al. 2018, its SGD form with a pull back to the trained
@@ -132,8 +134,10 @@ class LanguageModelTask(Task):
     def check_dynamic(self, lr: float, decay: float = 0.0, window: Optional[int] = None) -> None:
         """UsageError, naming the flag, for dynamic-evaluation settings that cannot work."""
         if not self.reads_stream:
-            raise UsageError(f"dynamic evaluation needs a model of a token stream; this {self.name} run "
-                             f"was trained one sentence at a time")
+            raise UsageError(
+                f"dynamic evaluation needs a model of a token stream; this {self.name} run "
+                f"was trained one sentence at a time"
+            )
         if getattr(self.model, "backend", "numpy") != "numpy":
             raise UsageError("dynamic evaluation runs on the NumPy engine; drop --backend torch")
         if not (lr > 0 and math.isfinite(lr)):

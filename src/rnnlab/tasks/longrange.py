@@ -24,6 +24,7 @@ A model that forgot the string can only guess: cross-entropy ln K, accuracy 1/K.
 `--steps-per-epoch` fresh batches; validation and test sets are fixed (their own seeds).
 Left out: the multiplication and XOR variants, variable-length sequences.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,9 @@ def adding_batch(rng: np.random.Generator, seq_len: int, batch_size: int) -> tup
     return np.stack([values, markers], axis=2), targets  # (T, B, 2), (B,)
 
 
-def copy_batch(rng: np.random.Generator, delay: int, batch_size: int, copy_length: int,
-               symbols: int) -> tuple[np.ndarray, np.ndarray]:
+def copy_batch(
+    rng: np.random.Generator, delay: int, batch_size: int, copy_length: int, symbols: int
+) -> tuple[np.ndarray, np.ndarray]:
     """-> inputs (T, B) ids, targets (copy_length, B) ids in 1..symbols; T = delay + 2*copy_length.
 
     Ids: 0 blank, 1..symbols the symbols, symbols+1 the "go" marker (the last delay step).
@@ -92,8 +94,10 @@ class LongRangeOptions(Options):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if self.eval_size * self.seq_len > 10**8:
-            raise UsageError(f"--eval-size {self.eval_size} x --seq-len {self.seq_len} is too large an evaluation "
-                             f"set to hold; use at most 10^8 steps in all")
+            raise UsageError(
+                f"--eval-size {self.eval_size} x --seq-len {self.seq_len} is too large an evaluation "
+                f"set to hold; use at most 10^8 steps in all"
+            )
         if self.bptt_truncate is not None:
             raise UsageError("--bptt-truncate is not used by the long-range tasks: they test full backpropagation")
 
@@ -147,8 +151,9 @@ class LongRangeTask(Task):
 
     def sampler(self):
         o = self.options
-        return ResumableSteps(o.steps_per_epoch, lambda rng: self.make_batch(rng, o.batch_size),
-                              np.random.default_rng([o.seed, 1]))
+        return ResumableSteps(
+            o.steps_per_epoch, lambda rng: self.make_batch(rng, o.batch_size), np.random.default_rng([o.seed, 1])
+        )
 
     def probe_inputs(self, rng: np.random.Generator, batch_size: int, steps: int) -> np.ndarray:
         """Inputs of this task, `steps` long (for `rnnlab gradients --trained`)."""
@@ -170,7 +175,7 @@ class LongRangeTask(Task):
         was_training = self.model.training
         self.model.eval()
         for start in range(0, size, chunk):
-            part = (inputs[:, start:start + chunk], targets[..., start:start + chunk])
+            part = (inputs[:, start : start + chunk], targets[..., start : start + chunk])
             _, metrics = self.loss(part, need_grad=False)
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + value * part[1].shape[-1] / size
@@ -260,6 +265,8 @@ class Copy(LongRangeTask):
     def finish(self, say) -> dict[str, Any]:
         metrics = self._in_chunks(self._test)
         baseline = math.log(self.options.symbols)
-        say(f"test recall accuracy {metrics['accuracy']:.4f}, cross-entropy {metrics['loss']:.4g} "
-            f"(guessing: {1 / self.options.symbols:.3f}, {baseline:.4g})")
+        say(
+            f"test recall accuracy {metrics['accuracy']:.4f}, cross-entropy {metrics['loss']:.4g} "
+            f"(guessing: {1 / self.options.symbols:.3f}, {baseline:.4g})"
+        )
         return {"test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"], "baseline_loss": baseline}

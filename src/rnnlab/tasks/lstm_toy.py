@@ -29,6 +29,7 @@ The readout h_t[0] is the model's linear head with a fixed weight e_0 (1 at unit
 elsewhere) and bias 0; its gradients are zeroed after every backward, so it never moves
 (hence `--weight-decay` is refused: it would move it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,32 +47,59 @@ from rnnlab.tasks.options import Options, option
 @dataclass
 class LSTMToyOptions(Options):
     # the original: its cell with one bias per gate, mem_cell_ct 100, uniform(-0.1, 0.1), SGD lr 0.1, 100 iterations
-    defaults = dict(cell="minimal-lstm", hidden_bias=False, hidden_size=100, init="uniform", init_scale=0.1,
-                    epochs=100, eval_every=10, batch_size=1, lr=0.1, optimizer="sgd", clip=0.0, dtype="float64")
-    field_help = dict(hidden_size="hidden units (memory cells)",
-                      epochs="iterations (one update on the whole sequence each)",
-                      eval_every="print the loss and outputs every N iterations",
-                      batch_size="sequences per batch (the toy has one)")
+    defaults = dict(
+        cell="minimal-lstm",
+        hidden_bias=False,
+        hidden_size=100,
+        init="uniform",
+        init_scale=0.1,
+        epochs=100,
+        eval_every=10,
+        batch_size=1,
+        lr=0.1,
+        optimizer="sgd",
+        clip=0.0,
+        dtype="float64",
+    )
+    field_help = dict(
+        hidden_size="hidden units (memory cells)",
+        epochs="iterations (one update on the whole sequence each)",
+        eval_every="print the loss and outputs every N iterations",
+        batch_size="sequences per batch (the toy has one)",
+    )
     field_aliases = dict(epochs=("--iterations",))
 
     targets: str = option("-0.5,0.2,0.1,-0.5", "comma-separated targets for h_t[0], one per step")
     x_dim: int = option(50, "features per random input vector")
-    draws: str = option("generator", "random draws: generator (NumPy's Generator seeded with --seed; weights as --init "
-                                     "says) or legacy (the nicodjimenez program's: every weight matrix and bias "
-                                     "block drawn after np.random.seed(--seed), so the gates start equal, then the "
-                                     "inputs)", choices=("generator", "legacy"))
-    arithmetic: str = option("engine", "how a step computes: engine (the NumPy engine's batched products) or tutorial "
-                                       "(the nicodjimenez program's products in its order, for its printed digits; "
-                                       "--cell minimal-lstm --no-hidden-bias)", choices=("engine", "tutorial"))
-    report: str = option("summary", "what is printed: summary (loss and outputs every --eval-every iterations) or "
-                                    "tutorial (every iteration's lines as the nicodjimenez program prints them)",
-                         choices=("summary", "tutorial"))
+    draws: str = option(
+        "generator",
+        "random draws: generator (NumPy's Generator seeded with --seed; weights as --init "
+        "says) or legacy (the nicodjimenez program's: every weight matrix and bias "
+        "block drawn after np.random.seed(--seed), so the gates start equal, then the "
+        "inputs)",
+        choices=("generator", "legacy"),
+    )
+    arithmetic: str = option(
+        "engine",
+        "how a step computes: engine (the NumPy engine's batched products) or tutorial "
+        "(the nicodjimenez program's products in its order, for its printed digits; "
+        "--cell minimal-lstm --no-hidden-bias)",
+        choices=("engine", "tutorial"),
+    )
+    report: str = option(
+        "summary",
+        "what is printed: summary (loss and outputs every --eval-every iterations) or "
+        "tutorial (every iteration's lines as the nicodjimenez program prints them)",
+        choices=("summary", "tutorial"),
+    )
 
     def validate(self) -> None:
         super().validate()
         if not get_cell(self.cell).has_cell_state:
-            raise UsageError(f"lstm-toy is an LSTM demo; --cell must be a cell with a memory cell "
-                             f"({', '.join(n for n in cell_names() if get_cell(n).has_cell_state)}), got {self.cell!r}")
+            raise UsageError(
+                f"lstm-toy is an LSTM demo; --cell must be a cell with a memory cell "
+                f"({', '.join(n for n in cell_names() if get_cell(n).has_cell_state)}), got {self.cell!r}"
+            )
         if self.batch_size != 1:
             raise UsageError(f"lstm-toy has one sequence; --batch-size must be 1, got {self.batch_size}")
         if self.x_dim < 1:
@@ -79,10 +107,17 @@ class LSTMToyOptions(Options):
         if self.weight_decay != 0:
             raise UsageError("--weight-decay would move the fixed readout of lstm-toy; leave it at 0")
         self.target_values()  # raises on a bad list
-        if self.arithmetic == "tutorial" and (self.cell != "minimal-lstm" or self.hidden_bias or self.num_layers != 1
-                                              or self.dropout or self.bptt_truncate is not None):
-            raise UsageError("--arithmetic tutorial is the nicodjimenez program's cell: it needs --cell minimal-lstm "
-                             "--no-hidden-bias, one layer, no dropout and no --bptt-truncate")
+        if self.arithmetic == "tutorial" and (
+            self.cell != "minimal-lstm"
+            or self.hidden_bias
+            or self.num_layers != 1
+            or self.dropout
+            or self.bptt_truncate is not None
+        ):
+            raise UsageError(
+                "--arithmetic tutorial is the nicodjimenez program's cell: it needs --cell minimal-lstm "
+                "--no-hidden-bias, one layer, no dropout and no --bptt-truncate"
+            )
 
     def target_values(self) -> np.ndarray:
         try:
@@ -90,8 +125,7 @@ class LSTMToyOptions(Options):
         except ValueError:
             raise UsageError(f"--targets must be comma-separated numbers, got {self.targets!r}") from None
         if values.size == 0 or not np.all(np.abs(values) < 1):
-            raise UsageError(f"--targets needs at least one number, each in (-1, 1), "
-                             f"got {self.targets!r}")
+            raise UsageError(f"--targets needs at least one number, each in (-1, 1), got {self.targets!r}")
         return values
 
 
@@ -101,8 +135,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # independent draws per gate end at 1e-6 to 2e-6 on seeds 0-2
     # (one bias per gate, hidden_bias=False, is the default already: a bool in a preset would show in --help as
     # "--hidden-bias False", which is no flag)
-    "nicodjimenez": dict(cell="minimal-lstm", draws="legacy", arithmetic="tutorial", report="tutorial",
-                         optimizer="sgd", lr=0.1, epochs=100),
+    "nicodjimenez": dict(
+        cell="minimal-lstm",
+        draws="legacy",
+        arithmetic="tutorial",
+        report="tutorial",
+        optimizer="sgd",
+        lr=0.1,
+        epochs=100,
+    ),
 }
 
 
@@ -123,7 +164,7 @@ def legacy_draws(seed: int, hidden: int, x_dim: int, steps: int, bound: float):
 # ----------------------------------------------------------------------------- the loss
 def toy_squared_error(pred: np.ndarray, target: np.ndarray, need_grad: bool = True):
     """The original's ToyLossLayer: L = sum (pred - target)^2,  dL/dpred = 2 (pred - target)."""
-    diff = pred - target                                       # (T, 1, 1)
+    diff = pred - target  # (T, 1, 1)
     loss = float(np.vdot(diff.reshape(-1), diff.reshape(-1)))
     return loss, (2.0 * diff if need_grad else None)
 
@@ -140,11 +181,14 @@ class LSTMToy(Task):
         dtype = np.dtype(options.dtype)
         targets = options.target_values()
         if options.draws == "legacy":
-            self._legacy = legacy_draws(options.seed, options.hidden_size, options.x_dim, targets.size,
-                                        options.init_scale)
+            self._legacy = legacy_draws(
+                options.seed, options.hidden_size, options.x_dim, targets.size, options.init_scale
+            )
             self.inputs = self._legacy[2][:, None, :].astype(dtype)  # (T, 1, I)
         else:
-            self.inputs = np.random.default_rng([options.seed, 1]).random((targets.size, 1, options.x_dim)).astype(dtype)
+            self.inputs = (
+                np.random.default_rng([options.seed, 1]).random((targets.size, 1, options.x_dim)).astype(dtype)
+            )
         self.targets = targets.astype(dtype).reshape(-1, 1, 1)  # (T, 1, 1)
         self._lines: list = []  # --report tutorial: the lines of the iterations since the last evaluation
         self._steps: Optional[ResumableSteps] = None
@@ -162,7 +206,7 @@ class LSTMToy(Task):
             weight, bias, _ = self._legacy
             x_dim = self.options.x_dim
             for name in [n for n in params if n.startswith("rnn.")]:
-                kind = name[len("rnn."):].rsplit("_l", 1)[0]
+                kind = name[len("rnn.") :].rsplit("_l", 1)[0]
                 if kind in ("weight_ih", "weight_hh", "bias_ih"):
                     block = {"weight_ih": weight[:, :x_dim], "weight_hh": weight[:, x_dim:], "bias_ih": bias}[kind]
                     params[name][...] = np.concatenate([block] * (params[name].shape[0] // block.shape[0]))
@@ -175,7 +219,9 @@ class LSTMToy(Task):
 
     # -- training -------------------------------------------------------------------------
     def sampler(self):
-        self._steps = ResumableSteps(1, lambda rng: (self.inputs, self.targets), np.random.default_rng(self.options.seed))
+        self._steps = ResumableSteps(
+            1, lambda rng: (self.inputs, self.targets), np.random.default_rng(self.options.seed)
+        )
         return self._steps
 
     def train_step(self, batch) -> tuple[float, int]:
@@ -183,7 +229,7 @@ class LSTMToy(Task):
         if self.options.arithmetic == "tutorial":
             loss, outputs = tutorial_step(self.model.params, self.model.grads, inputs[:, 0], targets[:, 0, 0])
         else:
-            out, _ = self.model.forward(inputs)                # (T, 1, 1) = h_t[0]
+            out, _ = self.model.forward(inputs)  # (T, 1, 1) = h_t[0]
             loss, d_outputs = toy_squared_error(out, targets)
             self.model.backward(d_outputs, bptt_truncate=self.options.bptt_truncate)
             self._freeze_readout()

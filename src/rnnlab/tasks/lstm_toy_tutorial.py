@@ -25,6 +25,7 @@ cell's gate order, engine/lstm_variants.py); bg.. are the same rows of bias_ih (
 gate: the cell runs with hidden_bias=False). The diffs are written into the model's gradients
 in the same layout; the training loop's SGD step `w -= lr * grad` is the tutorial's apply_diff.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ GATES = ("g", "i", "f", "o")  # the tutorial's names, in the minimal-lstm cell's
 
 
 def _sigmoid(x):
-    return 1. / (1 + np.exp(-x))
+    return 1.0 / (1 + np.exp(-x))
 
 
 def tutorial_weights(params: dict[str, np.ndarray], hidden: int) -> dict[str, np.ndarray]:
@@ -43,12 +44,13 @@ def tutorial_weights(params: dict[str, np.ndarray], hidden: int) -> dict[str, np
     for k, gate in enumerate(GATES):
         rows = slice(k * hidden, (k + 1) * hidden)
         out["w" + gate] = np.hstack((w_ih[rows], w_hh[rows]))  # (H, I+H)
-        out["b" + gate] = b_ih[rows].copy()                     # (H,)
+        out["b" + gate] = b_ih[rows].copy()  # (H,)
     return out
 
 
-def tutorial_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], inputs: np.ndarray,
-                  targets: np.ndarray) -> tuple[float, np.ndarray]:
+def tutorial_step(
+    params: dict[str, np.ndarray], grads: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Forward and backward of the tutorial's LstmNetwork on inputs (T, I), targets (T,).
 
     Adds the gradient of loss = sum_t (h_t[0] - y_t)^2 into `grads` (the model's names) and
@@ -61,7 +63,7 @@ def tutorial_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], i
     nodes = []
     s_prev, h_prev = np.zeros(hidden), np.zeros(hidden)
     for x in inputs:
-        xc = np.hstack((x, h_prev))                                   # (I+H,)
+        xc = np.hstack((x, h_prev))  # (I+H,)
         g = np.tanh(np.dot(w["wg"], xc) + w["bg"])
         i = _sigmoid(np.dot(w["wi"], xc) + w["bi"])
         f = _sigmoid(np.dot(w["wf"], xc) + w["bf"])
@@ -88,8 +90,7 @@ def tutorial_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], i
         di = g * ds
         dg = i * ds
         df = node["s_prev"] * ds
-        d_input = {"i": (i * (1 - i)) * di, "f": (f * (1 - f)) * df, "o": (o * (1 - o)) * do,
-                   "g": (1. - g ** 2) * dg}
+        d_input = {"i": (i * (1 - i)) * di, "f": (f * (1 - f)) * df, "o": (o * (1 - o)) * do, "g": (1.0 - g**2) * dg}
         for gate in ("i", "f", "o", "g"):  # the tutorial's order of accumulation
             diffs["w" + gate] += np.outer(d_input[gate], xc)
         for gate in ("i", "f", "o", "g"):

@@ -21,6 +21,7 @@ through OLD_NAMES.
     >>> upgrade_names({"hidden": 256, "layers": 2, "lr": 0.1})
     {'hidden_size': 256, 'num_layers': 2, 'lr': 0.1}
 """
+
 from __future__ import annotations
 
 import typing
@@ -56,10 +57,12 @@ def option(default: Any, help: str, **extra: Any):
 INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
-SCHEDULE_HELP = ("learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
-                 "(x --lr-factor when validation stalls), cosine (to 0 over --epochs), cosine-time (to 0 over "
-                 "the --minutes budget, or over --epochs if they end first; it follows the clock, so those "
-                 "runs are not bit-reproducible)")
+SCHEDULE_HELP = (
+    "learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
+    "(x --lr-factor when validation stalls), cosine (to 0 over --epochs), cosine-time (to 0 over "
+    "the --minutes budget, or over --epochs if they end first; it follows the clock, so those "
+    "runs are not bit-reproducible)"
+)
 NONLINEARITIES = tuple(dict.fromkeys(n for name in cell_names() for n in get_cell(name).nonlinearities))
 
 
@@ -82,8 +85,11 @@ class ModelOptions:
     init: str = option("pytorch", "weight initialisation", choices=INITS)
     init_scale: float = option(0.1, "std (normal) or bound (uniform) of the initial weights")
     dtype: str = option("float32", "floating-point type", choices=("float32", "float64"))
-    hidden_bias: bool = option(True, "a second recurrent bias b_hh, as PyTorch has (--no-hidden-bias: one bias per "
-                                     "gate, as the d2l and nicodjimenez programs write it; NumPy engine only)")
+    hidden_bias: bool = option(
+        True,
+        "a second recurrent bias b_hh, as PyTorch has (--no-hidden-bias: one bias per "
+        "gate, as the d2l and nicodjimenez programs write it; NumPy engine only)",
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Turn `defaults` (and `field_help`, `field_choices`) into redeclared fields before @dataclass runs."""
@@ -141,14 +147,18 @@ class TrainingOptions:
     momentum: float = option(0.0, "SGD/RMSprop momentum")
     weight_decay: float = option(0.0, "L2 weight decay")
     clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
-    clip_eps: float = option(1e-6, "clipping scales by clip / (norm + this): PyTorch's clip_grad_norm_ adds 1e-6; "
-                                   "0 is d2l's clip / norm (NumPy engine only)")
+    clip_eps: float = option(
+        1e-6,
+        "clipping scales by clip / (norm + this): PyTorch's clip_grad_norm_ adds 1e-6; "
+        "0 is d2l's clip / norm (NumPy engine only)",
+    )
     schedule: str = option("none", SCHEDULE_HELP, choices=SCHEDULES)
     lr_factor: float = option(0.25, "plateau: multiply lr by this when validation stalls; step: gamma")
     step_size: int = option(10, "step schedule: epochs between decays")
     eval_every: int = option(1, "evaluate (and checkpoint) every N epochs")
-    minutes: Optional[float] = option(None, "time budget: after this many minutes of training, evaluate, "
-                                            "checkpoint and stop (--resume continues)")
+    minutes: Optional[float] = option(
+        None, "time budget: after this many minutes of training, evaluate, checkpoint and stop (--resume continues)"
+    )
     seed: int = option(0, "random seed (weights, batches, dropout)")
 
 
@@ -162,8 +172,11 @@ class Options(TrainingOptions, ModelOptions):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise UsageError(f"{flag(name)} must be a positive integer, got {value!r}")
-        for name, value in (("batch_size", self.batch_size), ("hidden_size", self.hidden_size),
-                            ("seq_len", self.seq_len)):
+        for name, value in (
+            ("batch_size", self.batch_size),
+            ("hidden_size", self.hidden_size),
+            ("seq_len", self.seq_len),
+        ):
             if value > 10**6:
                 raise UsageError(f"{flag(name)} of {value} is beyond what fits in memory; use at most 1000000")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
@@ -197,8 +210,10 @@ class Options(TrainingOptions, ModelOptions):
         except ValueError as error:
             raise UsageError(f"--cell: {error}") from None
         if self.nonlinearity not in spec.nonlinearities:
-            raise UsageError(f"--nonlinearity {self.nonlinearity} does not apply to --cell {self.cell} "
-                             f"(it takes: {', '.join(spec.nonlinearities)})")
+            raise UsageError(
+                f"--nonlinearity {self.nonlinearity} does not apply to --cell {self.cell} "
+                f"(it takes: {', '.join(spec.nonlinearities)})"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Options:

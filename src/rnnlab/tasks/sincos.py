@@ -26,6 +26,7 @@ run folder shows that stretch, prediction against truth; with `--animate`,
 `training.gif` shows it after every evaluation (frames from this process only: a
 resumed run animates from where it resumed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,17 @@ from rnnlab.tasks.options import Options, option
 class SinCosOptions(Options):
     # the original (TIME_STEPS 20, BATCH_SIZE 50, CELL_SIZE 10, LR 0.006, 200 batches) with PyTorch's init,
     # clipping at 1.0 and a cosine lr; init_scale 1.0 is the original's normal(0, 1) for --init normal (morvan)
-    defaults = dict(hidden_size=10, seq_len=20, batch_size=50, epochs=10, lr=0.006, clip=1.0, init="pytorch",
-                    init_scale=1.0, schedule="cosine")
+    defaults = dict(
+        hidden_size=10,
+        seq_len=20,
+        batch_size=50,
+        epochs=10,
+        lr=0.006,
+        clip=1.0,
+        init="pytorch",
+        init_scale=1.0,
+        schedule="cosine",
+    )
     field_help = dict(seq_len="time steps per batch (TIME_STEPS)", batch_size="rows per batch (BATCH_SIZE)")
 
     batches_per_epoch: int = option(20, "training batches per epoch")
@@ -137,8 +147,8 @@ class SinCos(Task):
         o = self.options
         start = index * o.seq_len
         positions = np.arange(start, start + o.batch_size * o.seq_len).reshape(o.batch_size, o.seq_len)  # (B, T)
-        sin, cos = curve(positions.T, self.dtype)              # (T, B)
-        return sin[:, :, None], cos[:, :, None]                # (T, B, 1) each
+        sin, cos = curve(positions.T, self.dtype)  # (T, B)
+        return sin[:, :, None], cos[:, :, None]  # (T, B, 1) each
 
     def sampler(self):
         return CurveWindows(self.options.batches_per_epoch, self.make_batch)
@@ -153,7 +163,7 @@ class SinCos(Task):
         """Held-out positions (warmup + scored) -> positions, inputs (S, 1, 1), targets (S, 1, 1)."""
         o = self.options
         positions = np.arange(self.training_end(), self.training_end() + o.eval_warmup + o.eval_steps)  # (S,)
-        sin, cos = curve(positions, self.dtype)                # (S,)
+        sin, cos = curve(positions, self.dtype)  # (S,)
         return positions, sin[:, None, None], cos[:, None, None]
 
     # -- training -------------------------------------------------------------------------
@@ -169,9 +179,9 @@ class SinCos(Task):
     # -- evaluation -----------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         _, inputs, targets = self.heldout()
-        outputs, _ = self.model.forward(inputs)                # (S, 1, 1), from a zero state
+        outputs, _ = self.model.forward(inputs)  # (S, 1, 1), from a zero state
         scored = slice(self.options.eval_warmup, None)
-        self._prediction = outputs[scored, 0, 0].copy()        # (eval_steps,)
+        self._prediction = outputs[scored, 0, 0].copy()  # (eval_steps,)
         mse, _ = mean_squared_error(outputs[scored], targets[scored], need_grad=False)
         return {"val_loss": mse, "val_mse": mse}
 
@@ -187,11 +197,17 @@ class SinCos(Task):
             return final
         from rnnlab.plots import animate_predictions, plot_prediction
 
+        assert self._prediction is not None  # evaluate() above has just made it
         positions, _, targets = self.heldout()
         scored = slice(self.options.eval_warmup, None)
         x, truth = positions[scored] / (10 * np.pi), targets[scored, 0, 0]
-        png = plot_prediction(x, truth, self._prediction, Path(run_dir) / "prediction.png",
-                              f"sincos: held-out cos(x) from sin(x), MSE {mse:.2e}")
+        png = plot_prediction(
+            x,
+            truth,
+            self._prediction,
+            Path(run_dir) / "prediction.png",
+            f"sincos: held-out cos(x) from sin(x), MSE {mse:.2e}",
+        )
         if png is not None:
             final["prediction_png"] = str(png)
             say(f"prediction plot: {png}")

@@ -48,6 +48,7 @@ The sentence-at-a-time task of the WildML tutorial is `wordlm-sentence`
 
 Left out: the example's Transformer model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,10 +67,27 @@ EVAL_BATCH_SIZE = 10  # the example's eval_batch_size (validation and test colum
 AUTO_SHORTLIST, AUTO_MIN_VOCAB = 2000, 5000  # --adaptive-softmax auto: 2,000 words from a 5,000-word vocabulary
 
 # PyTorch's word_language_model example, as this task ran it by default before the better model
-PYTORCH_EXAMPLE = dict(cell="lstm", num_layers=2, hidden_size=200, embedding_size=0, tied=False, locked_dropout=False,
-                       dropout=0.2, optimizer="sgd", lr=20.0, clip=0.25, schedule="plateau", lr_factor=0.25, epochs=6,
-                       batch_size=20, seq_len=35, init="example", init_scale=0.1, input="embedding",
-                       adaptive_softmax="")
+PYTORCH_EXAMPLE = dict(
+    cell="lstm",
+    num_layers=2,
+    hidden_size=200,
+    embedding_size=0,
+    tied=False,
+    locked_dropout=False,
+    dropout=0.2,
+    optimizer="sgd",
+    lr=20.0,
+    clip=0.25,
+    schedule="plateau",
+    lr_factor=0.25,
+    epochs=6,
+    batch_size=20,
+    seq_len=35,
+    init="example",
+    init_scale=0.1,
+    input="embedding",
+    adaptive_softmax="",
+)
 # tied embedding/head (Press & Wolf; Inan et al.) and locked dropout (Gal & Ghahramani) on a
 # wider 2-layer LSTM (hidden 256; the tied head is the same 10k x 256 matrix as the embedding);
 # dropout 0.1, because in this time the model underfits (test ppl at dropout 0.3 / 0.2 / 0.1 / 0:
@@ -78,8 +96,17 @@ PYTORCH_EXAMPLE = dict(cell="lstm", num_layers=2, hidden_size=200, embedding_siz
 # (2,000-word shortlist), 1.4x the tokens/s of the full head at about the same validation ppl per epoch,
 # so lr 20 annealed to 0 over 6 epochs (cosine) fits the example's 6-epoch time here, where the
 # full head was cut 4.2-4.4 epochs into a 5-epoch cosine
-BETTER = dict(hidden_size=256, embedding_size=0, tied=True, locked_dropout=True, dropout=0.1, schedule="cosine",
-              epochs=6, batch_size=10, adaptive_softmax="auto")
+BETTER = dict(
+    hidden_size=256,
+    embedding_size=0,
+    tied=True,
+    locked_dropout=True,
+    dropout=0.1,
+    schedule="cosine",
+    epochs=6,
+    batch_size=10,
+    adaptive_softmax="auto",
+)
 DEFAULTS = {**PYTORCH_EXAMPLE, **BETTER}
 
 
@@ -89,16 +116,22 @@ class WordLMOptions(WordOptions):
     retired = frozenset({"mode", "max_sentences", "eval_sentences"})  # sentence-mode settings
 
     max_tokens: Optional[int] = option(None, "train on the first N training tokens only")
-    adaptive_softmax: str = option(DEFAULTS["adaptive_softmax"],
-                                   "comma-separated cutoffs of an adaptive softmax head, e.g. 2000 (the 2,000 most "
-                                   "frequent words, then the rest as one cluster); '' = full softmax; auto = 2000 on "
-                                   f"the NumPy engine for vocabularies of {AUTO_MIN_VOCAB:,} words or more, else full")
-    text: Optional[str] = option(None, "a plain UTF-8 text to train on instead of --corpus/--data, tokenised by the "
-                                       "rule above and split by position (--val-fraction)")
+    adaptive_softmax: str = option(
+        DEFAULTS["adaptive_softmax"],
+        "comma-separated cutoffs of an adaptive softmax head, e.g. 2000 (the 2,000 most "
+        "frequent words, then the rest as one cluster); '' = full softmax; auto = 2000 on "
+        f"the NumPy engine for vocabularies of {AUTO_MIN_VOCAB:,} words or more, else full",
+    )
+    text: Optional[str] = option(
+        None,
+        "a plain UTF-8 text to train on instead of --corpus/--data, tokenised by the "
+        "rule above and split by position (--val-fraction)",
+    )
     lowercase: bool = option(True, "--text: lowercase it before tokenising")
     paragraphs: bool = option(False, "--text: one <eos> per blank-line-separated paragraph instead of per line")
-    val_fraction: float = option(0.05, "--text: the share of its lines for validation, the same again for test, "
-                                       "both from the end")
+    val_fraction: float = option(
+        0.05, "--text: the share of its lines for validation, the same again for test, both from the end"
+    )
     vocab_size: Optional[int] = option(None, "keep the N most frequent training words (+ <unk>); default: all")
 
     def validate(self) -> None:
@@ -110,8 +143,10 @@ class WordLMOptions(WordOptions):
         if self.text is not None and self.data is not None:
             raise UsageError("give one of --text (a plain text) and --data (a folder of tokenised splits), not both")
         if not 0.0 < self.val_fraction < 0.5:
-            raise UsageError(f"--val-fraction must be in (0, 0.5) (that share of the text for validation, the same "
-                             f"again for test), got {self.val_fraction!r}")
+            raise UsageError(
+                f"--val-fraction must be in (0, 0.5) (that share of the text for validation, the same "
+                f"again for test), got {self.val_fraction!r}"
+            )
         if self.adaptive_softmax.strip() != "auto":
             self.adaptive_cutoffs  # noqa: B018 (reading the cutoffs checks they are numbers)
 
@@ -121,8 +156,10 @@ class WordLMOptions(WordOptions):
         try:
             return tuple(int(part) for part in self.adaptive_softmax.split(",") if part.strip())
         except ValueError:
-            raise UsageError(f"--adaptive-softmax takes comma-separated word counts such as 2000 or 2000,6000, "
-                             f"or auto; got {self.adaptive_softmax!r}") from None
+            raise UsageError(
+                f"--adaptive-softmax takes comma-separated word counts such as 2000 or 2000,6000, "
+                f"or auto; got {self.adaptive_softmax!r}"
+            ) from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordLMOptions:
@@ -167,8 +204,9 @@ class WordLM(WordTask):
 
     def load_splits(self, splits: dict[str, list[str]]) -> None:
         tokenizer = self.tokenizer
-        tokens = {split: tokenizer.stream_units(lines) if tokenizer else ptb_tokens(lines)
-                  for split, lines in splits.items()}
+        tokens = {
+            split: tokenizer.stream_units(lines) if tokenizer else ptb_tokens(lines) for split, lines in splits.items()
+        }
         if self.options.max_tokens is not None:
             tokens["train"] = tokens["train"][: self.options.max_tokens]
         if self.vocab is None:
@@ -192,8 +230,9 @@ class WordLM(WordTask):
         return dict(super().model_inputs(), adaptive_cutoffs=self.options.adaptive_cutoffs)
 
     def make_sampler(self):
-        return BpttWindows(batchify(self.ids["train"], self.options.batch_size), self.options.seq_len,
-                           **self.data_shard())  # under torchrun: this rank's columns
+        return BpttWindows(
+            batchify(self.ids["train"], self.options.batch_size), self.options.seq_len, **self.data_shard()
+        )  # under torchrun: this rank's columns
 
     def split_loss(self, split: str) -> float:
         return self.stream_loss(self.ids[split], EVAL_BATCH_SIZE)

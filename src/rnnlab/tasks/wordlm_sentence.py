@@ -19,6 +19,7 @@ it (task "wordlm", mode "sentence") load, resume, evaluate and generate as this 
 
 Left out: the tutorial's NumPy/Theano/Keras re-implementations (the engine plays that part).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,10 +37,23 @@ from rnnlab.tasks.words import SPLITS, WordOptions, WordTask
 
 @dataclass
 class WordLMSentenceOptions(WordOptions):
-    defaults = dict(cell="rnn", num_layers=1, hidden_size=100, dropout=0.0, batch_size=1, lr=0.005, clip=0.0,
-                    lr_factor=0.5, bptt_truncate=4, init="wildml", input="onehot")
+    defaults = dict(
+        cell="rnn",
+        num_layers=1,
+        hidden_size=100,
+        dropout=0.0,
+        batch_size=1,
+        lr=0.005,
+        clip=0.0,
+        lr_factor=0.5,
+        bptt_truncate=4,
+        init="wildml",
+        input="onehot",
+    )
     field_help = dict(batch_size="sentences per step (one: T varies)")
-    retired = frozenset({"mode", "max_tokens", "adaptive_softmax"})  # stream settings of old `wordlm --mode sentence` runs
+    retired = frozenset(
+        {"mode", "max_tokens", "adaptive_softmax"}
+    )  # stream settings of old `wordlm --mode sentence` runs
 
     vocab_size: int = option(8000, "most frequent words kept (+ UNKNOWN_TOKEN)")
     max_sentences: Optional[int] = option(10000, "train on the first N sentences (0: all)")
@@ -48,8 +62,9 @@ class WordLMSentenceOptions(WordOptions):
     def validate(self) -> None:
         super().validate()
         if self.batch_size != 1:
-            raise UsageError(f"wordlm-sentence trains one sentence at a time; --batch-size must be 1, "
-                             f"got {self.batch_size}")
+            raise UsageError(
+                f"wordlm-sentence trains one sentence at a time; --batch-size must be 1, got {self.batch_size}"
+            )
         if self.vocab_size < 1:
             raise UsageError(f"--vocab-size must be at least 1, got {self.vocab_size}")
         if self.max_sentences is not None and self.max_sentences < 0:
@@ -71,8 +86,9 @@ class WordLMSentence(WordTask):
     sample_prefix = SENTENCE_START
     reads_stream = False  # no dynamic evaluation: the model never saw text as a stream
 
-    def __init__(self, options: WordLMSentenceOptions, vocab_json: Optional[dict] = None,
-                 load_data: bool = True) -> None:
+    def __init__(
+        self, options: WordLMSentenceOptions, vocab_json: Optional[dict] = None, load_data: bool = True
+    ) -> None:
         self.pairs: dict[str, list] = {}  # split -> [(x, y), ...]
         super().__init__(options, vocab_json, load_data)
 

@@ -10,6 +10,7 @@ Weight init beyond ModelConfig's: `--init example` (U(+-s) embedding and head, h
 and `--init wildml` (U ~ U(+-1/sqrt(V)), W and V ~ U(+-1/sqrt(H))) are applied after
 the model is built.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,11 @@ class WordOptions(Options):
     data: Optional[str] = option(None, "folder with train.txt, valid.txt, test.txt instead of --corpus")
     input: str = option("embedding", "input encoding", choices=("onehot", "embedding"))
     embedding_size: int = option(0, "embedding width (0: same as --hidden-size)")
-    tied: bool = option(False, "tie the embedding and the output head (one array); with --embedding-size "
-                               "other than --hidden-size, a bias-free hidden -> embedding layer comes before the head")
+    tied: bool = option(
+        False,
+        "tie the embedding and the output head (one array); with --embedding-size "
+        "other than --hidden-size, a bias-free hidden -> embedding layer comes before the head",
+    )
     locked_dropout: bool = option(False, "the same dropout mask at every time step")
     sample_length: int = option(20, "words to generate after each evaluation (0: none)")
     temperature: float = option(1.0, "sampling temperature for those samples (0: greedy)")
@@ -66,8 +70,9 @@ def read_splits(options: WordOptions) -> dict[str, list[str]]:
         return load_word_splits(options.corpus)
     folder = Path(options.data)
     if not folder.is_dir():
-        raise UsageError(f"--data {str(folder)!r} is not a folder; give a folder holding "
-                         f"train.txt, valid.txt and test.txt")
+        raise UsageError(
+            f"--data {str(folder)!r} is not a folder; give a folder holding train.txt, valid.txt and test.txt"
+        )
     return {split: read_text_file(folder / f"{split}.txt").splitlines() for split in SPLITS}
 
 
@@ -100,8 +105,10 @@ class WordTask(LanguageModelTask):
         """Where to see how a text must be tokenised to match this model's vocabulary."""
         tokenizer = getattr(self.vocab, "tokenizer", None)
         if tokenizer is not None:
-            return f"this run tokenises text itself ({tokenizer.describe()}); the words it lacks are rare in its " \
-                   f"training text"
+            return (
+                f"this run tokenises text itself ({tokenizer.describe()}); the words it lacks are rare in its "
+                f"training text"
+            )
         if self.options.data:
             return f"{self.options.data}/train.txt"
         return f"the shipped {self.options.corpus}: lowercase, punctuation as separate words"
@@ -127,8 +134,11 @@ class WordTask(LanguageModelTask):
             bounds = {"embedding.weight": s, "head.weight": s, "head.bias": 0.0}
         else:
             V, H = len(self.vocab), self.options.hidden_size
-            bounds = {name: 1 / math.sqrt(V if name.startswith("rnn.weight_ih_l0") else H)
-                      for name in weights if "weight" in name}
+            bounds = {
+                name: 1 / math.sqrt(V if name.startswith("rnn.weight_ih_l0") else H)
+                for name in weights
+                if "weight" in name
+            }
         for name, bound in bounds.items():
             if name in weights:  # a tied head has no weight of its own
                 weights[name] = rng.uniform(-bound, bound, size=weights[name].shape).astype(dtype)
@@ -140,8 +150,15 @@ class WordTask(LanguageModelTask):
 
     def sample(self, seed: int) -> str:
         o = self.options
-        text = generate(self.model, self.vocab, self.sample_prefix, o.sample_length, temperature=o.temperature,
-                        greedy=o.temperature == 0, rng=np.random.default_rng([o.seed, 2, seed]))
+        text = generate(
+            self.model,
+            self.vocab,
+            self.sample_prefix,
+            o.sample_length,
+            temperature=o.temperature,
+            greedy=o.temperature == 0,
+            rng=np.random.default_rng([o.seed, 2, seed]),
+        )
         words = text.split()[1:]
         if SENTENCE_END in words:
             words = words[: words.index(SENTENCE_END)]
