@@ -37,6 +37,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from rnnlab.engine.losses import sum_squared_error
 from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.errors import UsageError
 from rnnlab.tasks.base import ResumableSteps, Task
@@ -163,10 +164,10 @@ def legacy_draws(seed: int, hidden: int, x_dim: int, steps: int, bound: float):
 
 # ----------------------------------------------------------------------------- the loss
 def toy_squared_error(pred: np.ndarray, target: np.ndarray, need_grad: bool = True):
-    """The original's ToyLossLayer: L = sum (pred - target)^2,  dL/dpred = 2 (pred - target)."""
-    diff = pred - target  # (T, 1, 1)
-    loss = float(np.vdot(diff.reshape(-1), diff.reshape(-1)))
-    return loss, (2.0 * diff if need_grad else None)
+    """The original's ToyLossLayer: L = sum (pred - target)^2,  dL/dpred = 2 (pred - target):
+    twice the engine's sum_squared_error (scaling by 2 is exact in floating point)."""
+    loss, grad = sum_squared_error(pred, target, need_grad)  # (T, 1, 1)
+    return 2.0 * loss, (2.0 * grad if grad is not None else None)
 
 
 class LSTMToy(Task):
