@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from rnnlab.engine.optim import (OPTIMIZERS, SCHEDULES, Adagrad, Adam, CosineLR, ReduceLROnPlateau,
-                                 RMSprop, SGD, StepLR, clip_grad_norm)
+from rnnlab.engine.lr_schedules import SCHEDULES, CosineLR, ReduceLROnPlateau, StepLR
+from rnnlab.engine.optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSprop, clip_grad_norm
 
 SHAPES = {"weight": (4, 3), "bias": (4,)}
 

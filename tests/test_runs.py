@@ -15,7 +15,7 @@ import pytest
 from rnnlab import api
 from rnnlab.checkpoint import load_checkpoint, split_prefix
 from rnnlab.cli import main
-from rnnlab.engine.optim import CosineLR
+from rnnlab.engine.lr_schedules import CosineLR
 from rnnlab.tasks import TASKS
 from rnnlab.train import LossNotFinite, Trainer, TrainingStopped
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from rnnlab.budget import Reading, TimeBudget
-from rnnlab.engine.optim import SCHEDULES
+from rnnlab.engine.lr_schedules import SCHEDULES
 
 
 class LoopSchedule:

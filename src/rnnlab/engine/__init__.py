@@ -4,7 +4,7 @@ Imports nothing but NumPy. Read in this order: module.py (the params/grads conve
 registry.py (the cells), cells.py and lstm_variants.py (one step's equations of one
 direction of one layer, forward and backward side by side), direction.py (one direction
 through time, truncation), recurrent.py (the stack: layers, directions, dropout), layers.py,
-losses.py, adaptive.py (the adaptive softmax), optim.py, gradcheck.py.
+losses.py, adaptive.py (the adaptive softmax), optim.py, lr_schedules.py, gradcheck.py.
 """
 
 from .module import Module
