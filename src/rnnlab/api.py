@@ -220,13 +220,16 @@ def _options_of(task_name: str, settings: dict[str, Any], source: Path):
         raise UsageError(f"{source} has options this rnnlab does not know ({error})") from None
 
 
-def check_sampling(length: int, temperature: float, top_k: Optional[int], seed: Optional[int] = None) -> None:
-    """UsageError, naming the flag, for sampling settings that cannot work."""
+def check_sampling(
+    length: int, temperature: float, top_k: Optional[int], seed: Optional[int] = None, **settings: Any
+) -> None:
+    """UsageError, naming the flag, for sampling settings that cannot work (`settings`: the other
+    keywords of rnnlab.generate.check_settings: top_p, greedy, beam, length_penalty, count)."""
     from rnnlab.generate import check_settings
 
     if isinstance(length, bool):
         raise UsageError(f"--length must be an integer >= 0, got {length!r}")
-    check_settings(length, temperature, top_k)
+    check_settings(length, temperature, top_k, **settings)
     if seed is not None and seed < 0:
         raise UsageError(f"--seed must be >= 0, got {seed}")
 
@@ -279,13 +282,21 @@ def generate_samples(
     end: Optional[str] = None,
 ) -> list:
     """`count` independent samples (or, with `beam`, the `count` best texts), deterministic under `seed`."""
-    from rnnlab.generate import check_settings
     from rnnlab.generate import generate_samples as sample
 
     if task.vocab is None:
         raise UsageError(f"task {task.name} is not a language model: nothing to generate")
-    check_sampling(length, temperature, top_k, seed)
-    check_settings(length, temperature, top_k, top_p, greedy, beam, length_penalty, count)
+    check_sampling(
+        length,
+        temperature,
+        top_k,
+        seed,
+        top_p=top_p,
+        greedy=greedy,
+        beam=beam,
+        length_penalty=length_penalty,
+        count=count,
+    )
     return sample(
         task.model,
         task.vocab,
