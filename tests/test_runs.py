@@ -165,6 +165,27 @@ def test_a_cosine_time_run_anneals_to_zero_by_the_end_of_its_budget_and_stops_th
     assert rates[-1] == 0.0
 
 
+def test_cosine_time_without_an_epoch_count_trains_until_the_budget_is_spent(tmp_path):
+    options = api.make_options("charlm", schedule="cosine-time", minutes=0.02, **TINY)
+    assert options.epochs == 0  # not the task's default epoch count: the budget decides
+    assert api.make_options("charlm", schedule="cosine-time", minutes=0.02, epochs=3, **TINY).epochs == 3
+    result = api.train("charlm", run_dir=tmp_path / "run", quiet=True, schedule="cosine-time", minutes=0.02, **TINY)
+    rates = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert result["steps"] > 0 and rates[-1] == 0.0  # it ran to the budget's end, annealed
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "--epochs 0 trains until the time budget is spent: give one with --minutes"),
+    (["--epochs", "0", "--minutes", "1", "--schedule", "cosine"], "--schedule cosine anneals over --epochs"),
+    (["--epochs", "-1"], "--epochs must be a positive integer (0: until --minutes is spent)"),
+])
+def test_an_epoch_count_that_cannot_work_is_a_one_line_error(tmp_path, capsys, flags, message):
+    assert main(["train", "charlm", *TINY_FLAGS, "--run-dir", str(tmp_path / "run"), *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_time_budget_is_read_from_the_models_agreed_clock(tmp_path):
     # under torchrun the torch model's `agreed` hands every rank the largest reading of all ranks (tests/test_ddp.py)
     task = TASKS["charlm"](api.make_options("charlm", epochs=3, minutes=1e6, **TINY))

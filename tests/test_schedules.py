@@ -71,6 +71,15 @@ def test_cosine_time_follows_the_budget_and_a_resumed_run_anneals_the_rest_over_
     assert "annealed" in resumed.budget_note("run") and "--resume run" in schedule_for("step")[0].budget_note("run")
 
 
+def test_cosine_time_with_no_epoch_count_follows_the_budget_alone():
+    schedule, optimizer = schedule_for("cosine-time", steps_per_epoch=1000, minutes=1.0, epochs=0)
+    for seconds in (15.0, 30.0):
+        schedule.after_step(reading(seconds))
+    assert optimizer.lr == pytest.approx(0.5)
+    schedule.after_step(reading(61.0))
+    assert optimizer.lr == 0.0 and schedule.state_dict()["total_steps"] is None
+
+
 def test_the_budget_reads_the_agreed_clock_and_says_when_it_is_spent():
     budget = TimeBudget(1.0, agreed=lambda readings: (90.0, 1.0))  # another rank: 90 s, and a stop asked
     assert budget.read(False) == Reading(elapsed=90.0, stop=True, spent=True)

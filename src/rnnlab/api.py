@@ -23,6 +23,7 @@ from rnnlab import __version__
 from rnnlab.checkpoint import VERSION, config_version, load_checkpoint, split_prefix, upgrade
 from rnnlab.errors import UsageError
 from rnnlab.tasks import TASKS, saved_task
+from rnnlab.tasks.options import field_defaults
 from rnnlab.train import Trainer
 
 RunLike = Union[str, Path]
@@ -47,6 +48,9 @@ def make_options(task_name: str, preset: Optional[str] = None, **settings: Any):
             raise UsageError(f"task {task_name} has no preset {preset!r}; presets: {', '.join(presets) or 'none'}")
         values.update(presets[preset])
     values.update(settings)
+    schedule = values.get("schedule", field_defaults(task_class.Options)["schedule"])
+    if schedule == "cosine-time" and "epochs" not in values:
+        values["epochs"] = 0  # a time budget with no epoch count: train until it is spent
     known = {f.name for f in fields(task_class.Options)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -163,7 +167,7 @@ def resume(
         is_writer=getattr(task.model, "is_writer", True),
     )
     trainer.restore("last")
-    if trainer.epoch >= options.epochs:
+    if options.epochs and trainer.epoch >= options.epochs:
         raise UsageError(
             f"run {run_dir} already finished its {options.epochs} epochs; "
             f"train longer with --resume {run_dir} --epochs N (N > {options.epochs})"

@@ -64,7 +64,7 @@ class TqdmBar(NoProgress):
         self.loss_name = loss_name
         self.bar = tqdm(
             total=total,
-            desc=f"epoch {epoch + 1}/{epochs}",
+            desc=f"epoch {epoch + 1}" + (f"/{epochs}" if epochs else ""),
             leave=False,
             file=stream,
             dynamic_ncols=True,
@@ -112,7 +112,7 @@ class PlainLines(NoProgress):
 
     def line(self, loss, ppl, tokens_per_s, now) -> str:
         parts = [
-            f"epoch {self.epoch + 1}/{self.epochs} step {self.done}/{self.total} "
+            f"epoch {self.epoch + 1}{f'/{self.epochs}' if self.epochs else ''} step {self.done}/{self.total} "
             f"({100 * self.done / max(self.total, 1):.0f}%)",
             f"{self.loss_name} {loss:.4f}",
         ]

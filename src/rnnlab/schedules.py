@@ -63,7 +63,7 @@ class PerEpoch(LoopSchedule):
 class CosineOverSteps(LoopSchedule):
     """cosine: one engine step per optimiser step; the curve spans the run's steps as they are now."""
 
-    def __init__(self, engine, total_steps: int) -> None:
+    def __init__(self, engine, total_steps: Optional[int]) -> None:
         self.engine, self.total_steps = engine, total_steps
 
     def after_step(self, reading: Reading) -> None:
@@ -78,7 +78,7 @@ class CosineOverTime(CosineOverSteps):
     """cosine-time: the curve at the share of the budget spent. A fresh run goes from 0 at the start
     of its budget to 1 at its end; a resumed one from where it stopped to 1 over its new budget."""
 
-    def __init__(self, engine, total_steps: int, budget: TimeBudget) -> None:
+    def __init__(self, engine, total_steps: Optional[int], budget: TimeBudget) -> None:
         super().__init__(engine, total_steps)
         self.budget = budget
         self.start = 0.0  # where on the curve this process began
@@ -105,7 +105,7 @@ def make_schedule(options, optimizer, steps_per_epoch: int, budget: TimeBudget) 
         )
     if kind == "plateau":
         return PerEpoch(SCHEDULES["plateau"](optimizer, factor=options.lr_factor), uses_metric=True)
-    total = options.epochs * steps_per_epoch
+    total = options.epochs * steps_per_epoch or None  # None: --epochs 0, the time budget alone
     if kind == "cosine":
         return CosineOverSteps(SCHEDULES["cosine"](optimizer, total_steps=total), total)
     if kind == "cosine-time":

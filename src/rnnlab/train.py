@@ -174,7 +174,7 @@ class Trainer:
             with contextlib.suppress(ValueError):  # not the main thread: no handler, Ctrl-C raises as usual
                 handlers[signum] = signal.signal(signum, self._request_stop)
         try:
-            while self.epoch < options.epochs:
+            while options.epochs == 0 or self.epoch < options.epochs:  # 0: until the budget is spent
                 self._train_epoch()
                 if self.out_of_time:  # mid-epoch: evaluate and checkpoint where we are, then stop
                     self._evaluate_and_checkpoint(epoch_done=False)

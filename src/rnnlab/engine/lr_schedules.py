@@ -63,14 +63,15 @@ class CosineLR(Schedule):
     at min_lr instead of rising again.
 
     `step(progress=q)` puts the curve at least at q in [0, 1]: how a caller anneals over a
-    time budget (q = the share of it spent), with total_steps the longest the curve may take.
-    The largest q seen is kept (`time_progress`), so the curve never climbs back.
+    time budget (q = the share of it spent), with total_steps the longest the curve may take
+    (None: no step limit, the budget alone). The largest q seen is kept (`time_progress`), so
+    the curve never climbs back.
     """
 
     name = "cosine"
     fields = ("total_steps", "min_lr", "time_progress")
 
-    def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0) -> None:
+    def __init__(self, optimizer: Optimizer, total_steps: Optional[int], min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
         self.total_steps, self.min_lr = total_steps, min_lr
         self.time_progress = 0.0
@@ -78,17 +79,15 @@ class CosineLR(Schedule):
     @property
     def progress(self) -> float:
         """Where on the curve the last step left the learning rate, in [0, 1]."""
+        if self.total_steps is None:
+            return self.time_progress
         return max(min(self.last_epoch, self.total_steps) / self.total_steps, self.time_progress)
 
     def step(self, progress: Optional[float] = None) -> float:
         self.last_epoch += 1
         if progress is not None:
             self.time_progress = max(self.time_progress, min(float(progress), 1.0))
-        t = min(self.last_epoch, self.total_steps)
-        if self.time_progress * self.total_steps > t:  # the budget is ahead of the steps
-            cos = (1 + math.cos(math.pi * self.time_progress)) / 2
-        else:
-            cos = (1 + math.cos(math.pi * t / self.total_steps)) / 2
+        cos = (1 + math.cos(math.pi * self.progress)) / 2
         self.optimizer.lr = self.min_lr + (self.base_lr - self.min_lr) * cos
         return self.optimizer.lr
 

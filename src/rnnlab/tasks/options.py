@@ -60,8 +60,8 @@ SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
 SCHEDULE_HELP = (
     "learning-rate schedule: none, step (x --lr-factor every --step-size epochs), plateau "
     "(x --lr-factor when validation stalls), cosine (to 0 over --epochs), cosine-time (to 0 over "
-    "the --minutes budget, or over --epochs if they end first; it follows the clock, so those "
-    "runs are not bit-reproducible)"
+    "the --minutes budget, all of it unless --epochs is given and ends first; it follows the clock, "
+    "so those runs are not bit-reproducible)"
 )
 NONLINEARITIES = tuple(dict.fromkeys(n for name in cell_names() for n in get_cell(name).nonlinearities))
 
@@ -138,7 +138,9 @@ class ModelOptions:
 class TrainingOptions:
     """How every task trains: epochs, batches, optimiser, schedule, clipping, budget, seed."""
 
-    epochs: int = option(10, "training epochs")
+    epochs: int = option(
+        10, "training epochs (0: as many as --minutes allows; cosine-time's default when --epochs is not given)"
+    )
     batch_size: int = option(32, "sequences per batch")
     seq_len: int = option(35, "time steps per training window", aliases=("--bptt",))
     bptt_truncate: Optional[int] = option(None, "let gradients flow back at most K steps from each output")
@@ -168,10 +170,16 @@ class Options(TrainingOptions, ModelOptions):
 
     def validate(self) -> None:
         """UsageError for settings that cannot work, naming the flag."""
-        for name in ("num_layers", "hidden_size", "epochs", "batch_size", "seq_len", "eval_every", "step_size"):
+        for name in ("num_layers", "hidden_size", "batch_size", "seq_len", "eval_every", "step_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise UsageError(f"{flag(name)} must be a positive integer, got {value!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
+            raise UsageError(f"--epochs must be a positive integer (0: until --minutes is spent), got {self.epochs!r}")
+        if self.epochs == 0 and self.minutes is None:
+            raise UsageError("--epochs 0 trains until the time budget is spent: give one with --minutes")
+        if self.epochs == 0 and self.schedule == "cosine":
+            raise UsageError("--schedule cosine anneals over --epochs: give --epochs N, or use --schedule cosine-time")
         for name, value in (
             ("batch_size", self.batch_size),
             ("hidden_size", self.hidden_size),
