@@ -8,7 +8,8 @@ on all of it (the evaluations then report the training perplexity alone).
 
 Sampling: `random` windows (state re-initialised per batch) or `consecutive` rows
 (state carried across batches, detached), as d2l describes them; `--offset 0` starts
-the consecutive rows at 0 every epoch, as the Chinese edition's sampler does.
+the consecutive rows at 0 every epoch, as the Chinese edition's sampler does; or `windows`
+(data/windows.py): a window every `--window-step` characters, scored on its one next character.
 
 `--preset d2l` is d2l's RNN chapter (Chinese edition, consecutive sampling) step for step:
 the first 10,000 characters with newlines as spaces, all of them trained on; a tanh RNN
@@ -20,6 +21,11 @@ SGD lr 100 for 200 epochs; every 50 epochs the book's lines::
 
     epoch 50, perplexity 123.456789       exp(sum of the epoch's batch losses / batches)
      - 相见...                              greedy 50-character continuation of each prefix
+
+The book's lyrics are not shipped: the preset reads the shipped Tang poems, whose
+"相见" / "不相见" stand in for the book's "分开" / "不分开" (`--prefixes` to change them).
+tests/test_charlm_presets.py checks every printed number against a NumPy transcription
+of the book's program (tests/oracles/d2l.py).
 
 `--preset keras` is the Keras text-generation example (lstm_text_generation.py) setting for
 setting: the text lowercased (`--lowercase`), all of it trained on; windows of 40 characters
@@ -34,13 +40,8 @@ a seed window at a random start, each sampled from the last 40 characters alone.
 not proved exact: Keras is not at hand to compare with, and its random draws differ from ours.
 RMSprop is Keras 2's (epsilon outside the square root, as the example's Keras had it; tf.keras
 and Keras 3 put it inside). The example reads Nietzsche, which is not shipped: the preset reads
-tinyshakespeare, lowercased (vocabulary 39 instead of 57); `--text nietzsche.txt` reads it.
+tinyshakespeare, lowercased (39 distinct characters); `--text nietzsche.txt` reads the original.
 tests/test_charlm_keras.py checks each part against a transcription of the example.
-
-The book's lyrics are not shipped: the preset reads the shipped Tang poems, whose
-"相见" / "不相见" stand in for the book's "分开" / "不分开" (`--prefixes` to change them).
-tests/test_charlm_presets.py checks every printed number against a NumPy transcription
-of the book's program (tests/oracles/d2l.py).
 """
 
 from __future__ import annotations
