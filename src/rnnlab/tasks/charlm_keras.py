@@ -1,7 +1,12 @@
 """The Keras text-generation example's report: after each epoch, text at four temperatures.
 
-What lstm_text_generation.py prints after every epoch (its `on_epoch_end`, whose epoch
-counts from 0), for a seed window starting at a random index of the text::
+What lstm_text_generation.py prints after every epoch: Keras's epoch line and its final
+progress-bar line (the bar and timings left out; the loss is the epoch's mean over windows,
+as Keras averages it), then its `on_epoch_end`, whose epoch counts from 0, for a seed window
+starting at a random index of the text::
+
+    Epoch 1/60
+    2905/2905 - loss: 1.8255
 
     ----- Generating text after Epoch: 0
     ----- diversity: 0.2
