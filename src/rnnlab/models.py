@@ -30,13 +30,13 @@ import numpy as np
 
 from rnnlab.engine import make_recurrent
 from rnnlab.engine.adaptive import AdaptiveSoftmax, check_cutoffs
-from rnnlab.engine.init import orthogonal, set_forget_biases
+from rnnlab.engine.init import glorot_uniform, orthogonal, set_forget_biases
 from rnnlab.engine.layers import Dropout, Embedding, Linear, OneHot
 from rnnlab.engine.losses import softmax_cross_entropy
 from rnnlab.engine.registry import cell_names, get_cell
 
 INPUTS = ("onehot", "embedding", "dense")
-INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l")
+INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l", "keras")
 
 
 @dataclass
@@ -58,7 +58,7 @@ class ModelConfig:
     tied: bool = False  # head.weight is embedding.weight (E != H adds a head_projection H -> E)
     bias: bool = True  # biases in the recurrent stack and the head
     hidden_bias: bool = True  # False: one recurrent bias per gate (b_ih, no b_hh), as d2l and nicodjimenez write it
-    init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal | d2l
+    init: str = "pytorch"  # pytorch | normal (std init_scale) | uniform (±init_scale) | orthogonal | d2l | keras
     init_scale: float = 0.1
     bias_value: Optional[float] = None  # every bias set to this (None: as the init says)
     forget_bias: Optional[float] = None  # cells with a forget gate: total forget-gate bias (b_ih + b_hh)
@@ -320,6 +320,31 @@ def logits_loss(model, inputs: np.ndarray, targets: np.ndarray, state, need_grad
     return loss, state
 
 
+def last_step_loss(
+    model,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    state=None,
+    need_grad: bool = True,
+    bptt_truncate: Optional[int] = None,
+):
+    """Many-to-one: mean cross-entropy of the last step's logits against one target per sequence.
+
+        L = 1/B sum_b -log softmax(z_{T-1, b})[y_b]        inputs (T, B), targets (B,)
+
+    Only the last step is scored, so the gradient of the logits is zero at every other step
+    and the ordinary backward through time carries it (as the adding task's last-step MSE
+    does). Either engine -> (loss, final state).
+    """
+    logits, state = model.forward(inputs, state)  # (T, B, V)
+    loss, d_last = softmax_cross_entropy(logits[-1], targets, need_grad=need_grad)  # d_last (B, V)
+    if need_grad:
+        d_logits = np.zeros_like(logits)  # (T, B, V): only the last step is read
+        d_logits[-1] = d_last
+        model.backward(d_logits, bptt_truncate=bptt_truncate)
+    return loss, state
+
+
 def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> None:
     """Apply the configured initialisation in place (PyTorch's defaults are already there).
 
@@ -327,7 +352,17 @@ def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> N
     layout (W_xh (V, H), W_hh (H, H), W_hq (H, V), in that order, the transpose of PyTorch's),
     from `rng.normal(0, init_scale)` in float64, then cast; biases zero. With the same seed a
     model starts from the very weights of the book's `get_params` (tests/oracles/d2l.py).
+
+    `keras` is Keras's defaults for LSTM and Dense, mapped onto PyTorch's layout: every input
+    kernel and the head glorot_uniform, drawn in Keras's (in, out) layout and transposed;
+    every W_hh one semi-orthogonal (G*H, H) matrix (Keras's Orthogonal recurrent_kernel
+    (H, G*H), transposed -- not one per gate); biases zero, the forget gate's 1
+    (unit_forget_bias); an embedding U(-0.05, 0.05). Keras's gate order i, f, c, o is the
+    engine's i, f, g, o, so Keras's kernel column block k is row block k here.
     """
+    if config.init == "keras":
+        _keras_init(params, config, rng)
+        return
     for name, value in params.items():
         is_bias = ".bias" in name
         if config.init == "d2l":
@@ -344,3 +379,19 @@ def initialize(params: dict, config: ModelConfig, rng: np.random.Generator) -> N
             value[...] = config.bias_value
     if config.forget_bias is not None and get_cell(config.cell).forget_gate is not None:
         set_forget_biases(params, config.cell, config.hidden_size, config.forget_bias, prefix="rnn.")
+
+
+def _keras_init(params: dict, config: ModelConfig, rng: np.random.Generator) -> None:
+    """`initialize` for init="keras" (see there)."""
+    for name, value in params.items():
+        if ".bias" in name:
+            value[...] = 0.0 if config.bias_value is None else config.bias_value
+        elif name == "embedding.weight":
+            value[...] = rng.uniform(-0.05, 0.05, size=value.shape)  # Keras Embedding: uniform, (V, E) in both
+        elif "weight_hh" in name:
+            value[...] = orthogonal(rng, value.shape, per_gate=False, dtype=value.dtype)  # (G*H, H)
+        elif value.ndim == 2:
+            value[...] = glorot_uniform(rng, value.shape[1], value.shape[0]).T  # (out, in) from Keras's (in, out)
+    if get_cell(config.cell).forget_gate is not None:  # unit_forget_bias: b_f = 1 (as a total, b_ih + b_hh)
+        forget = 1.0 if config.forget_bias is None else config.forget_bias
+        set_forget_biases(params, config.cell, config.hidden_size, forget, prefix="rnn.")

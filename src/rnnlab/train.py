@@ -54,6 +54,8 @@ def make_optimizer(options, params, model=None):
     kwargs = {"lr": options.lr, "weight_decay": options.weight_decay}
     if options.optimizer in ("sgd", "rmsprop"):
         kwargs["momentum"] = options.momentum
+    if options.optimizer == "rmsprop":  # torch.optim.RMSprop's names; Keras's rho is alpha, its epsilon eps
+        kwargs["alpha"], kwargs["eps"] = options.rmsprop_alpha, options.rmsprop_eps
     if getattr(model, "backend", "numpy") == "torch":
         return model.make_optimizer(options.optimizer, **kwargs)
     return OPTIMIZERS[options.optimizer](params, **kwargs)

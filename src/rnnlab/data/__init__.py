@@ -7,6 +7,7 @@ Files in reading order:
   tokenize.py  plain text -> word tokens (one documented rule), a text's train/valid/test split
   samplers.py  (X, Y) batches, time-major (T, B): random, consecutive, batchify + BPTT;
                all resumable mid-epoch through state() / set_state()
+  windows.py   strided windows with one next-token target each (the Keras text-generation example)
   sentences.py sentences of an already tokenised text; one sentence per step (resumable)
 
 Stdlib and NumPy only.
@@ -30,6 +31,7 @@ from rnnlab.data.text import (
 )
 from rnnlab.data.tokenize import WordTokenizer, split_tail, stream_tokens
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.data.windows import StridedWindows
 
 __all__ = [
     "CORPORA",
@@ -59,4 +61,5 @@ __all__ = [
     "ConsecutiveWindows",
     "batchify",
     "BpttWindows",
+    "StridedWindows",
 ]

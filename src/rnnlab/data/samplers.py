@@ -12,6 +12,7 @@ the batches it would have seen.
 | `RandomWindows`      | d2l random sampling       | re-initialised every batch   |
 | `ConsecutiveWindows` | d2l consecutive sampling  | carried over, detached       |
 | `BpttWindows`        | pytorch word_language_model (over `batchify`) | carried over, detached |
+| `StridedWindows` (windows.py) | the Keras text-generation example | re-initialised; one target per window |
 
 `sampler.carries_state` says which, so a training loop need not know the kind.
 `len(sampler)` is the number of batches per epoch (the same in every epoch).
@@ -106,6 +107,15 @@ class _EpochSampler:
         # The sampler draws from (and on set_state() overwrites) this generator:
         # give it one of its own so other consumers don't disturb the batches.
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._check_length()
+        self.epoch_index = 0  # epochs completed
+        self._batch = 0  # next batch to serve within the current epoch
+        self._plan: Any = None  # this epoch's random draws, None until drawn
+        self._epoch_rng: Optional[Mapping[str, Any]] = None  # RNG state the plan was drawn from
+
+    # -- subclasses: what an epoch draws, and batch i of it ------------------------------
+    def _check_length(self) -> None:
+        """UsageError when the stream cannot fill one batch."""
         n, T, B = len(self.stream), self.seq_len, self.batch_size
         # Start offsets are drawn from 0..T-1; the worst one must still leave room
         # for B windows of T tokens plus the one-token shift of Y.
@@ -116,12 +126,7 @@ class _EpochSampler:
                 f"{needed:,} tokens (seq_len * (batch_size + 1)), got {n:,}; "
                 f"lower --batch-size or --seq-len, or use a longer text"
             )
-        self.epoch_index = 0  # epochs completed
-        self._batch = 0  # next batch to serve within the current epoch
-        self._plan: Any = None  # this epoch's random draws, None until drawn
-        self._epoch_rng: Optional[Mapping[str, Any]] = None  # RNG state the plan was drawn from
 
-    # -- subclasses: what an epoch draws, and batch i of it ------------------------------
     def _draw(self) -> Any:
         raise NotImplementedError
 

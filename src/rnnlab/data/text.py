@@ -57,15 +57,18 @@ _SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+|\n\s*\n")
 _TOKEN = re.compile(r"\w+(?:['\u2019-]\w+)*|[^\w\s]")
 
 
-def prepare_chars(text: str, max_chars: Optional[int] = None, newlines: str = "keep") -> str:
-    """Text ready for a character model: newlines kept or made spaces, then cut to `max_chars`.
+def prepare_chars(text: str, max_chars: Optional[int] = None, newlines: str = "keep", lowercase: bool = False) -> str:
+    """Text ready for a character model: lowercased if asked, newlines kept or made spaces, then cut to `max_chars`.
 
-    d2l's lyrics setting is `prepare_chars(text, max_chars=10000, newlines="space")`.
+    d2l's lyrics setting is `prepare_chars(text, max_chars=10000, newlines="space")`; the Keras
+    text-generation example's is `prepare_chars(text, lowercase=True)`.
     """
     if newlines not in ("keep", "space"):
         raise UsageError(f"newlines must be 'keep' or 'space', got {newlines!r}")
     if max_chars is not None and max_chars < 1:
         raise UsageError(f"--max-chars must be at least 1, got {max_chars}")
+    if lowercase:
+        text = text.lower()
     if newlines == "space":
         text = text.replace("\r", " ").replace("\n", " ")
     if max_chars is not None:

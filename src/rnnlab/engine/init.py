@@ -4,8 +4,8 @@ All randomness comes from the generator passed in, so a seed reproduces a model.
 The results are created in float64 and cast once to `dtype`, so the same seed gives
 the same weights (up to rounding) in float32 and float64.
 
-Left out: fan-in/fan-out variants (Xavier, Kaiming) -- recurrent layers here use
-PyTorch's uniform(-1/sqrt(H), 1/sqrt(H)) and optionally orthogonal recurrences.
+Left out: Kaiming and the normal Xavier variant -- recurrent layers here use PyTorch's
+uniform(-1/sqrt(H), 1/sqrt(H)), Keras's glorot_uniform, and optionally orthogonal recurrences.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -44,6 +44,15 @@ def pytorch_uniform(rng: np.random.Generator, shape: Shape, hidden_size: int, dt
     return uniform(rng, shape, -k, k, dtype)
 
 
+def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int, dtype=np.float32) -> np.ndarray:
+    """Keras's glorot_uniform (Xavier) for a (fan_in, fan_out) kernel: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
+
+    Keras's layout is (in, out), the transpose of PyTorch's weights: draw here, then `.T`.
+    """
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(rng, (fan_in, fan_out), -limit, limit, dtype)
+
+
 def _orthogonal_block(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     """A (rows, cols) matrix with orthonormal rows or columns (whichever are fewer)."""
     flat = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))  # (big, small)
@@ -55,19 +64,23 @@ def _orthogonal_block(rng: np.random.Generator, rows: int, cols: int) -> np.ndar
     return q if rows >= cols else q.T  # (rows, cols)
 
 
-def orthogonal(rng: np.random.Generator, shape: Shape, gain: float = 1.0, dtype=np.float32) -> np.ndarray:
+def orthogonal(
+    rng: np.random.Generator, shape: Shape, gain: float = 1.0, dtype=np.float32, per_gate: bool = True
+) -> np.ndarray:
     """Orthogonal init, as in `torch.nn.init.orthogonal_` (QR of a Gaussian, sign-fixed).
 
     A stacked recurrent matrix of shape (G*H, H) -- G gates, each an H x H block --
     gets each block orthogonal on its own, so every gate's recurrence preserves norms.
-    Any other 2-D shape (rows, cols) gets one (semi-)orthogonal matrix; shapes with
-    more than 2 dims are flattened to (shape[0], prod(rest)).
+    `per_gate=False`, and any other 2-D shape (rows, cols), gets one (semi-)orthogonal
+    matrix (Keras's Orthogonal of a recurrent_kernel (H, G*H) is that one, transposed:
+    orthonormal columns W^T W = I); shapes with more than 2 dims are flattened to
+    (shape[0], prod(rest)).
     """
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if len(shape) < 2:
         raise ValueError(f"orthogonal init needs at least 2 dims, got shape {shape}")
     rows, cols = shape[0], int(np.prod(shape[1:]))
-    if rows > cols and rows % cols == 0:
+    if per_gate and rows > cols and rows % cols == 0:
         blocks = [_orthogonal_block(rng, cols, cols) for _ in range(rows // cols)]  # G x (H, H)
         out = np.concatenate(blocks, axis=0)  # (G*H, H)
     else:

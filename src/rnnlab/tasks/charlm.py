@@ -8,7 +8,8 @@ on all of it (the evaluations then report the training perplexity alone).
 
 Sampling: `random` windows (state re-initialised per batch) or `consecutive` rows
 (state carried across batches, detached), as d2l describes them; `--offset 0` starts
-the consecutive rows at 0 every epoch, as the Chinese edition's sampler does.
+the consecutive rows at 0 every epoch, as the Chinese edition's sampler does; or `windows`
+(data/windows.py): a window every `--window-step` characters, scored on its one next character.
 
 `--preset d2l` is d2l's RNN chapter (Chinese edition, consecutive sampling) step for step:
 the first 10,000 characters with newlines as spaces, all of them trained on; a tanh RNN
@@ -25,6 +26,22 @@ The book's lyrics are not shipped: the preset reads the shipped Tang poems, whos
 "相见" / "不相见" stand in for the book's "分开" / "不分开" (`--prefixes` to change them).
 tests/test_charlm_presets.py checks every printed number against a NumPy transcription
 of the book's program (tests/oracles/d2l.py).
+
+`--preset keras` is the Keras text-generation example (lstm_text_generation.py) setting for
+setting: the text lowercased (`--lowercase`), all of it trained on; windows of 40 characters
+every 3 (`--sampling windows --window-step 3`), shuffled each epoch, 128 per batch, the last
+batch smaller; LSTM(128) on one-hot characters from a zero state per window with one bias,
+Keras's initialisation (`--init keras`: glorot_uniform kernels, orthogonal W_hh, forget bias
+1) and a softmax head read at the last step only (many-to-one: the mean cross-entropy of each
+window's next character); RMSprop lr 0.01, rho 0.9, epsilon 1e-7 (`--rmsprop-alpha 0.9
+--rmsprop-eps 1e-7`), no clipping, 60 epochs; after each the example's lines (`--report keras`):
+the loss, then for each diversity 0.2, 0.5, 1.0, 1.2 (`--temperatures`) 400 characters after
+a seed window at a random start, each sampled from the last 40 characters alone. Faithful,
+not proved exact: Keras is not at hand to compare with, and its random draws differ from ours.
+RMSprop is Keras 2's (epsilon outside the square root, as the example's Keras had it; tf.keras
+and Keras 3 put it inside). The example reads Nietzsche, which is not shipped: the preset reads
+tinyshakespeare, lowercased (39 distinct characters); `--text nietzsche.txt` reads the original.
+tests/test_charlm_keras.py checks each part against a transcription of the example.
 """
 
 from __future__ import annotations
@@ -35,9 +52,19 @@ from typing import Any, Optional
 
 import numpy as np
 
-from rnnlab.data import ConsecutiveWindows, RandomWindows, Vocabulary, load_corpus, prepare_chars, read_text_file
+from rnnlab.data import (
+    ConsecutiveWindows,
+    RandomWindows,
+    StridedWindows,
+    Vocabulary,
+    load_corpus,
+    prepare_chars,
+    read_text_file,
+)
 from rnnlab.errors import UsageError
 from rnnlab.generate import generate
+from rnnlab.models import last_step_loss
+from rnnlab.tasks.charlm_keras import keras_lines, parse_temperatures
 from rnnlab.tasks.lm import LanguageModelTask
 from rnnlab.tasks.options import Options, option
 
@@ -65,8 +92,15 @@ class CharLMOptions(Options):
     text: Optional[str] = option(None, "train on this UTF-8 file instead of a shipped corpus")
     max_chars: Optional[int] = option(None, "use only the first N characters")
     newlines: str = option("keep", "keep newlines or turn them into spaces", choices=("keep", "space"))
+    lowercase: bool = option(False, "lowercase the text first (the Keras example's text.lower())")
     val_fraction: float = option(0.1, "the tail of the text held out for validation (0: train on all of it)")
-    sampling: str = option("consecutive", "batch sampling", choices=("random", "consecutive"))
+    sampling: str = option(
+        "consecutive",
+        "batch sampling: random or consecutive windows scored at every step; or windows of --seq-len "
+        "every --window-step characters, shuffled, each scored on its one next character (many-to-one, Keras)",
+        choices=("random", "consecutive", "windows"),
+    )
+    window_step: int = option(3, "windows sampling: characters between window starts")
     offset: str = option(
         "random",
         "consecutive sampling: each epoch's rows start at a random offset in "
@@ -78,11 +112,13 @@ class CharLMOptions(Options):
     prefixes: str = option("", "comma-separated prefixes to sample after at each evaluation ('' = a default)")
     sample_length: int = option(200, "characters to generate per sample")
     temperature: float = option(0.8, "sampling temperature for the samples (0: greedy)")
+    temperatures: str = option("0.2,0.5,1.0,1.2", "keras report: the comma-separated diversities of each epoch's text")
     report: str = option(
         "rnnlab",
-        "what each evaluation prints: rnnlab's samples, or d2l's lines "
-        "('epoch N, perplexity P', ' - ' + prefix and continuation)",
-        choices=("rnnlab", "d2l"),
+        "what each evaluation prints: rnnlab's samples, d2l's lines "
+        "('epoch N, perplexity P', ' - ' + prefix and continuation), or the Keras example's "
+        "(the loss, then --sample-length characters per --temperatures from a random seed window)",
+        choices=("rnnlab", "d2l", "keras"),
     )
 
     def validate(self) -> None:
@@ -95,6 +131,9 @@ class CharLMOptions(Options):
             raise UsageError(f"--sample-length must be >= 0, got {self.sample_length}")
         if self.temperature < 0 or not np.isfinite(self.temperature):
             raise UsageError(f"--temperature must be >= 0 (0: greedy), got {self.temperature}")
+        if isinstance(self.window_step, bool) or not isinstance(self.window_step, int) or self.window_step < 1:
+            raise UsageError(f"--window-step must be a positive integer, got {self.window_step!r}")
+        parse_temperatures(self.temperatures)
         if self.embedding_size < 0:
             raise UsageError(f"--embedding-size must be >= 0 (0: same as --hidden-size), got {self.embedding_size}")
 
@@ -130,6 +169,34 @@ PRESETS = {
         sample_length=50,
         report="d2l",
     ),
+    # the Keras text-generation example (lstm_text_generation.py), every setting of its program
+    "keras": dict(
+        cell="lstm",
+        hidden_size=128,
+        input="onehot",
+        hidden_bias=False,
+        init="keras",
+        optimizer="rmsprop",
+        lr=0.01,
+        rmsprop_alpha=0.9,
+        rmsprop_eps=1e-7,
+        dropout=0.0,
+        weight_dropout=0.0,
+        schedule="none",
+        clip=0.0,
+        seq_len=40,
+        window_step=3,
+        batch_size=128,
+        sampling="windows",
+        epochs=60,
+        eval_every=1,
+        corpus="tinyshakespeare",
+        lowercase=True,
+        val_fraction=0.0,
+        temperatures="0.2,0.5,1.0,1.2",
+        sample_length=400,
+        report="keras",
+    ),
 }
 
 
@@ -143,13 +210,17 @@ class CharLM(LanguageModelTask):
     def __init__(self, options: CharLMOptions, vocab_json: Optional[dict] = None, load_data: bool = True) -> None:
         super().__init__(options)
         self.train_ids = self.val_ids = None
+        self.train_text = ""
         if load_data:
             raw = read_text_file(options.text) if options.text else load_corpus(options.corpus)
-            text = prepare_chars(raw, max_chars=options.max_chars, newlines=options.newlines)
+            text = prepare_chars(
+                raw, max_chars=options.max_chars, newlines=options.newlines, lowercase=options.lowercase
+            )
             self.vocab = Vocabulary.from_json(vocab_json) if vocab_json else Vocabulary.from_text(text)
             ids = self.vocab.encode(text, unknown="error" if vocab_json is None else "skip")
             split = int(len(ids) * (1 - options.val_fraction))
             self.train_ids, self.val_ids = ids[:split], (ids[split:] if options.val_fraction else None)
+            self.train_text = self.vocab.decode(self.train_ids)  # the Keras report's seed windows come from it
             if self.val_ids is not None and len(self.val_ids) < 2:
                 raise UsageError(
                     f"text too short: {len(ids)} characters leave no validation data; "
@@ -165,6 +236,12 @@ class CharLM(LanguageModelTask):
 
     def make_sampler(self):
         o = self.options
+        if o.sampling == "windows":
+            if self.data_shard():
+                raise UsageError("--sampling windows trains in one process; its last batch does not split over ranks")
+            return StridedWindows(
+                self.train_ids, o.seq_len, o.batch_size, o.window_step, rng=np.random.default_rng([o.seed, 1])
+            )
         kind = RandomWindows if o.sampling == "random" else ConsecutiveWindows
         fixed = {"offset": int(o.offset)} if o.sampling == "consecutive" and o.offset != "random" else {}
         return kind(
@@ -176,9 +253,22 @@ class CharLM(LanguageModelTask):
             **self.data_shard(),
         )
 
+    def window_loss(self, inputs: np.ndarray, targets: np.ndarray, state, need_grad: bool):
+        if targets.ndim == 1:  # windows sampling: one next character per window, the last step scored
+            return last_step_loss(self.model, inputs, targets, state, need_grad, self.options.bptt_truncate)
+        return super().window_loss(inputs, targets, state, need_grad)
+
     def evaluate(self) -> dict[str, float]:
         if self.val_ids is None:
             return {}
+        o = self.options
+        if o.sampling == "windows" and len(self.val_ids) > o.seq_len:  # the same many-to-one loss, in text order
+            windows = StridedWindows(self.val_ids, o.seq_len, o.batch_size, o.window_step, shuffle=False)
+            total = count = 0
+            for inputs, targets in windows.epoch():
+                loss, _ = self.window_loss(inputs, targets, None, need_grad=False)
+                total, count = total + loss * targets.size, count + targets.size
+            return self.perplexity_metrics("val", total / count)
         return self.perplexity_metrics("val", self.stream_loss(self.val_ids, self.options.batch_size))
 
     def held_out_streams(self) -> dict[str, np.ndarray]:
@@ -208,7 +298,20 @@ class CharLM(LanguageModelTask):
         }
 
     def on_evaluation(self, epoch: int, metrics: dict[str, float], say) -> None:
-        if self.options.report == "d2l":
+        o = self.options
+        if o.report == "keras":
+            batches = len(self._sampler) if getattr(self, "_sampler", None) is not None else 0
+            say(f"Epoch {epoch}/{o.epochs}")
+            say(f"{batches}/{batches} - loss: {metrics['train_loss']:.4f}")
+            say("")
+            rng = np.random.default_rng([o.seed, 3, epoch])  # the same text after a resume
+            temperatures = parse_temperatures(o.temperatures)
+            for line in keras_lines(
+                self.model, self.vocab, self.train_text, epoch, temperatures, o.sample_length, o.seq_len, rng
+            ):
+                say(line)
+            return
+        if o.report == "d2l":
             for line in self.d2l_lines(epoch):
                 say(line)
             return
@@ -222,6 +325,8 @@ class CharLM(LanguageModelTask):
         return (f"epoch {epoch}, perplexity {perplexity:f}", *(f" - {text}" for text in self.samples(epoch).values()))
 
     def finish(self, say) -> dict[str, Any]:
+        if self.options.report == "keras":  # the example prints nothing after its last epoch's text
+            return {"vocab_size": len(self.vocab)}
         if self.options.report == "d2l":  # the book prints nothing after its last report
             return {"vocab_size": len(self.vocab), "samples": self.samples(10**6)}
         samples = self.samples(10**6)

@@ -32,7 +32,7 @@ import numpy as np
 
 from rnnlab.engine.registry import cell_names, get_cell
 from rnnlab.errors import UsageError
-from rnnlab.models import ModelConfig
+from rnnlab.models import INITS, ModelConfig
 
 # Old option names (flags, config.json and checkpoint "options" of earlier runs) -> today's.
 OLD_NAMES: dict[str, str] = {"hidden": "hidden_size", "layers": "num_layers", "projection": "projection_size"}
@@ -54,7 +54,6 @@ def option(default: Any, help: str, **extra: Any):
     return field(default=default, metadata={"help": help, **extra})
 
 
-INITS = ("pytorch", "normal", "uniform", "orthogonal", "d2l")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "plateau", "cosine", "cosine-time")
 SCHEDULE_HELP = (
@@ -147,6 +146,12 @@ class TrainingOptions:
     lr: float = option(1e-3, "learning rate")
     optimizer: str = option("adam", "optimiser", choices=OPTIMIZERS)
     momentum: float = option(0.0, "SGD/RMSprop momentum")
+    rmsprop_alpha: float = option(
+        0.99, "RMSprop's smoothing constant: v = alpha v + (1 - alpha) g^2 (PyTorch's alpha 0.99; Keras's rho 0.9)"
+    )
+    rmsprop_eps: float = option(
+        1e-8, "RMSprop's p -= lr g / (sqrt(v) + eps), eps outside the root in PyTorch and Keras 2 (1e-8; Keras 1e-7)"
+    )
     weight_decay: float = option(0.0, "L2 weight decay")
     clip: float = option(5.0, "clip gradients to this global L2 norm (0: off)")
     clip_eps: float = option(
@@ -205,6 +210,10 @@ class Options(TrainingOptions, ModelOptions):
             raise UsageError(f"--lr-factor must be in (0, 1], got {self.lr_factor!r}")
         if self.momentum < 0 or not np.isfinite(self.momentum):
             raise UsageError(f"--momentum must be >= 0, got {self.momentum!r}")
+        if not 0.0 <= self.rmsprop_alpha < 1.0:
+            raise UsageError(f"--rmsprop-alpha must be in [0, 1), got {self.rmsprop_alpha!r}")
+        if not (self.rmsprop_eps > 0 and np.isfinite(self.rmsprop_eps)):
+            raise UsageError(f"--rmsprop-eps must be a positive number, got {self.rmsprop_eps!r}")
         if self.weight_decay < 0 or not np.isfinite(self.weight_decay):
             raise UsageError(f"--weight-decay must be >= 0, got {self.weight_decay!r}")
         if not (self.init_scale > 0 and np.isfinite(self.init_scale)):
