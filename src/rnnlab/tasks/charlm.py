@@ -75,7 +75,8 @@ class CharLMOptions(Options):
     # its best validation loss in 30 minutes on 2 cores: short windows (many updates; the state
     # is carried), 64 of them per batch (20% more tokens/s than 32, for about the same loss per
     # epoch), dropout 0.4 before the head and 0.2 on the recurrent weights against overfitting,
-    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md)
+    # which lets Adam anneal to zero over 16 epochs instead of overfitting from the 8th (docs/results.md);
+    # under --schedule cosine-time with no --epochs the run lasts the whole --minutes budget instead
     defaults = dict(
         hidden_size=512,
         seq_len=25,

@@ -181,6 +181,8 @@ class Options(TrainingOptions, ModelOptions):
                 raise UsageError(f"{flag(name)} must be a positive integer, got {value!r}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
             raise UsageError(f"--epochs must be a positive integer (0: until --minutes is spent), got {self.epochs!r}")
+        if self.schedule == "cosine-time" and self.minutes is None:
+            raise UsageError("--schedule cosine-time anneals over a time budget: give one with --minutes")
         if self.epochs == 0 and self.minutes is None:
             raise UsageError("--epochs 0 trains until the time budget is spent: give one with --minutes")
         if self.epochs == 0 and self.schedule == "cosine":
@@ -220,8 +222,6 @@ class Options(TrainingOptions, ModelOptions):
             raise UsageError(f"--init-scale must be a positive number, got {self.init_scale!r}")
         if self.minutes is not None and not (self.minutes > 0 and np.isfinite(self.minutes)):
             raise UsageError(f"--minutes must be a positive number, got {self.minutes!r}")
-        if self.schedule == "cosine-time" and self.minutes is None:
-            raise UsageError("--schedule cosine-time anneals over a time budget: give one with --minutes")
         try:
             spec = get_cell(self.cell)
         except ValueError as error:
