@@ -118,3 +118,19 @@ def test_engine_benchmark_runs_end_to_end_on_numpy(extra):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "c-rnn" in done.stdout and "core type" in done.stdout
+
+
+def test_the_layouts_benchmark_times_every_form_of_the_per_step_products_for_each_shape():
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "layouts.py"), "--shapes", "4x8x4,3x5x1",
+                           "--rounds", "1", "--keep-blas-env"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "B 4, H 8, 4 gates" in done.stdout and "B 3, H 5, 1 gates" in done.stdout
+    for form in ("h @ W^T (NN, engine)", "W @ h^T, state^T", "dg @ W (NN, engine)", "cells.transposed(W)"):
+        assert done.stdout.count(form) == 2
+
+
+@pytest.mark.parametrize("shapes", ["4x8", "0x8x4", "axbxc", ""])
+def test_the_layouts_benchmark_rejects_shapes_that_are_not_positive_bxhxg_triples(shapes):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "layouts.py"), "--shapes", shapes, "--keep-blas-env"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "BxHxG" in done.stderr

@@ -898,3 +898,14 @@ def test_one_bias_per_gate_leaves_out_bias_hh_and_its_backward_agrees_with_centr
     assert any(name.startswith("bias_ih") for name in layer.params)
     x, h0, dy, dh_n = make_problem(layer, T, B, seed=6)
     _fd_check(layer, x, h0, dy, dh_n)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (31, 7), (32, 5), (65, 33), (2048, 512)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_blocked_transpose_of_w_hh_equals_its_transpose_exactly_and_is_contiguous(shape, dtype):
+    from rnnlab.engine.cells import transposed
+
+    w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    out = transposed(w)
+    assert out.flags.c_contiguous and out.dtype == dtype
+    np.testing.assert_array_equal(out, w.T)

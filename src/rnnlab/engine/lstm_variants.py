@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cells import _sigmoid_
+from .cells import _sigmoid_, transposed
 
 
 class PeepholeLSTMCell:
@@ -33,7 +33,7 @@ class PeepholeLSTMCell:
         tanh_c = buffer("tanh_c", (steps, batch, hidden))
         recurrent = buffer("recurrent", (batch, four_h))
         peep = buffer("peep", (batch, hidden))
-        w_hh_t = np.ascontiguousarray(w_hh.T)  # NN layout for the per-step product (see cells.LSTMCell)
+        w_hh_t = transposed(w_hh)  # NN layout for the per-step product (see cells.LSTMCell)
         h_prev, c_prev = h0, c0
         for t in range(steps):
             gates = xp[t]
@@ -160,7 +160,7 @@ class MinimalLSTMCell:
         c = buffer("c", (steps, batch, hidden))
         recurrent = buffer("recurrent", (batch, four_h))
         scratch = buffer("scratch", (batch, hidden))
-        w_hh_t = np.ascontiguousarray(w_hh.T)  # NN layout for the per-step product (see cells.LSTMCell)
+        w_hh_t = transposed(w_hh)  # NN layout for the per-step product (see cells.LSTMCell)
         h_prev, c_prev = h0, c0
         for t in range(steps):
             gates = xp[t]
