@@ -408,3 +408,24 @@ def test_the_old_sentence_spelling_on_the_command_line_runs_the_sentence_task(da
                  "10", "--max-sentences", "20", "--eval-sentences", "5", "--epochs", "1", "--quiet", "--json",
                  "--run-dir", "cli-sent"]) == 0
     assert json.loads(open("cli-sent/config.json").read())["task"] == "wordlm-sentence"
+
+
+@pytest.mark.parametrize("spelling", [["--preset", "better"], ["--adaptive-softmax", "auto"], []])
+def test_a_run_of_the_default_resumes_under_the_preset_name_it_had_or_with_auto_spelt_out(data_dir, spelling):
+    """--adaptive-softmax auto is saved as what it chose ('' on a small vocabulary), and resuming with
+    the default's old name (--preset better) or with auto given again is the same configuration."""
+    flags = ["--data", str(data_dir), "--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "8",
+             "--sample-length", "3", "--quiet"]
+    assert main(["train", "wordlm", *flags, "--epochs", "1", "--run-dir", "run"]) == 0
+    assert json.loads(open("run/config.json").read())["options"]["adaptive_softmax"] == ""
+    assert main(["train", "wordlm", *spelling, *flags, "--resume", "run", "--epochs", "2"]) == 0
+    assert json.loads(open("run/final.json").read())["epochs"] == 2
+
+
+def test_resuming_with_another_adaptive_softmax_than_the_run_chose_is_refused(data_dir, capsys):
+    flags = ["--data", str(data_dir), "--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "8",
+             "--sample-length", "3", "--quiet"]
+    assert main(["train", "wordlm", *flags, "--epochs", "1", "--run-dir", "run"]) == 0
+    assert main(["train", "wordlm", *flags, "--adaptive-softmax", "4", "--resume", "run", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--adaptive-softmax" in err, err

@@ -154,6 +154,8 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
 
 
 def _same(saved, given) -> bool:
+    if given == "auto" and isinstance(saved, str):
+        return True  # an "auto" setting is resolved when the run is built and saved as chosen
     if isinstance(saved, (int, float)) and isinstance(given, (int, float)) and not isinstance(given, bool):
         return float(saved) == float(given)
     return saved == given
