@@ -1,5 +1,6 @@
 """Runs as a user sees them: the CLI, run folders, exact resume, generation, and bad input."""
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -157,9 +158,12 @@ def test_a_time_budget_spent_in_an_epochs_last_batch_stops_at_that_epochs_end(tm
 
 
 def test_a_cosine_time_run_anneals_to_zero_by_the_end_of_its_budget_and_stops_there(tmp_path):
-    result = api.train("charlm", run_dir=tmp_path / "run", quiet=True, epochs=10_000, schedule="cosine-time",
-                       minutes=0.05, **TINY)
-    assert result["epochs"] < 10_000  # the budget, not the epochs, ended it
+    task = TASKS["charlm"](api.make_options("charlm", epochs=10_000, schedule="cosine-time", minutes=1.0, **TINY))
+    task.build_model()
+    reads = itertools.count(1)
+    task.model.agreed = lambda readings: (next(reads) * 0.1, 0.0)  # a clock at 0.1 s per step, however fast
+    result = Trainer(task, tmp_path / "run", quiet=True).fit()
+    assert result["epochs"] < 10_000 and result["steps"] <= 600  # the budget, not the epochs, ended it
     rates = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(rates) > 2 and rates == sorted(rates, reverse=True) and rates[0] > rates[-2] > 0
     assert rates[-1] == 0.0
