@@ -31,16 +31,7 @@ from rnnlab.tasks.charlm_keras import keras_sample, parse_temperatures
 SMALL = dict(max_chars=3000, hidden_size=16, batch_size=16, sample_length=20)
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrix products run far slower on two BLAS threads of a busy machine; use one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # tests/conftest.py
 
 
 def final_weights(run_dir: Path) -> dict:

@@ -30,16 +30,7 @@ CHARS, HIDDEN, BATCH, EPOCHS, PERIOD, SEED = 2000, 64, 8, 8, 2, 3
 PREFIXES = ("相见", "不相见")
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrix products run far slower on two BLAS threads of a busy machine; use one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -29,16 +29,7 @@ IAMTRASK_LINE = re.compile(r"Error:\[.*\]|Pred:\[[01 ]*\]|True:\[[01 ]*\]|\d+ \+
 NICODJIMENEZ_LINE = re.compile(r"cur iter:  \d+|y_pred\[\d+\] : -?\d+\.\d{6}|loss:  \S+")
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrix products run far slower on two BLAS threads of a busy machine; use one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # tests/conftest.py
 
 
 def _task(name, preset=None, **settings):

@@ -20,16 +20,7 @@ from oracles import d2l, iamtrask, nicodjimenez
 TANG300 = Path(__file__).resolve().parents[1] / "src/rnnlab/data/corpora/tang300.txt.gz"
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrix products run far slower on two BLAS threads of a busy machine; use one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # tests/conftest.py
 
 
 @functools.cache
